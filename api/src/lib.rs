@@ -1,0 +1,1 @@
+//! gridproof library behind the binary.

@@ -1,0 +1,1 @@
+//! eddsa (in progress).

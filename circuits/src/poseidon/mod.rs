@@ -1,0 +1,1 @@
+//! poseidon (in progress).

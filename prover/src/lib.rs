@@ -1,0 +1,1 @@
+//! gridproof prover.
