@@ -1,1 +1,170 @@
-//! registry (in progress).
+//! The registry of installations: one leaf per site, committing to what the circuit needs
+//! (site id, meter key, capacity, tariff) and hiding the location, which is CEII.
+//!
+//! leaf = Poseidon(site_id, meter_key.x, meter_key.y, capacity_w, location_commitment,
+//!                 price_0, ..., price_{P-1})
+//! location_commitment = Poseidon(latitude_microdeg + 90e6, longitude_microdeg + 180e6,
+//!                                region as a big-endian integer, salt)
+//!
+//! The salt is a uniformly random field element known only to the service (and, through a
+//! disclosure, to a regulator): without it the commitment reveals nothing about the location,
+//! even though latitude and longitude come from a small set.
+
+use crate::{eddsa::PublicKey, encoding::field_from_be_bytes, merkle::MerkleTree, poseidon, Fr};
+
+/// Most price slots a leaf can hold: Poseidon takes at most 16 inputs and 5 are fixed.
+pub const MAX_PRICE_SLOTS: usize = poseidon::MAX_INPUTS - 5;
+
+/// Longest region code in bytes (it must fit one field element without reduction).
+pub const MAX_REGION_BYTES: usize = 31;
+
+/// Why a registry entry or location is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// Latitude outside [-90, 90] degrees.
+    #[error("latitude {0} microdegrees is outside [-90000000, 90000000]")]
+    Latitude(i64),
+    /// Longitude outside [-180, 180] degrees.
+    #[error("longitude {0} microdegrees is outside [-180000000, 180000000]")]
+    Longitude(i64),
+    /// Region code empty, too long, or not printable ASCII.
+    #[error("region must be 1 to {MAX_REGION_BYTES} printable ASCII characters, got {0:?}")]
+    Region(String),
+    /// A tariff with fewer than 4 or more than [`MAX_PRICE_SLOTS`] prices.
+    #[error("a tariff needs 4 to {MAX_PRICE_SLOTS} prices, got {0}")]
+    PriceSlots(usize),
+    /// The registry does not fit the tree.
+    #[error(transparent)]
+    Tree(#[from] crate::merkle::MerkleError),
+}
+
+/// Where an installation is: confidential grid-security information (CEII).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// Latitude in millionths of a degree, in [-90e6, 90e6].
+    pub latitude_microdeg: i64,
+    /// Longitude in millionths of a degree, in [-180e6, 180e6].
+    pub longitude_microdeg: i64,
+    /// Region code such as "US-IL" (1 to 31 printable ASCII characters).
+    pub region: String,
+}
+
+impl Location {
+    /// Checks the ranges the commitment relies on (each coordinate maps to one non-negative
+    /// integer, the region to one field element).
+    pub fn validate(&self) -> Result<(), RegistryError> {
+        if !(-90_000_000..=90_000_000).contains(&self.latitude_microdeg) {
+            return Err(RegistryError::Latitude(self.latitude_microdeg));
+        }
+        if !(-180_000_000..=180_000_000).contains(&self.longitude_microdeg) {
+            return Err(RegistryError::Longitude(self.longitude_microdeg));
+        }
+        let r = self.region.as_bytes();
+        if r.is_empty() || r.len() > MAX_REGION_BYTES || !r.iter().all(|b| (0x21..=0x7e).contains(b)) {
+            return Err(RegistryError::Region(self.region.chars().take(40).collect()));
+        }
+        Ok(())
+    }
+
+    /// The hiding commitment to this location under `salt` (keep the salt secret).
+    pub fn commitment(&self, salt: Fr) -> Result<Fr, RegistryError> {
+        self.validate()?;
+        let lat = Fr::from((self.latitude_microdeg + 90_000_000) as u64);
+        let lon = Fr::from((self.longitude_microdeg + 180_000_000) as u64);
+        let region = field_from_be_bytes(self.region.as_bytes());
+        Ok(poseidon::hash(&[lat, lon, region, salt]).expect("4 inputs is a valid Poseidon arity"))
+    }
+}
+
+/// One installation as the registry commits to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryEntry {
+    /// The operator's identifier of the site (also signed in every meter message).
+    pub site_id: u64,
+    /// The meter's EdDSA-Poseidon public key, registered by the registrar.
+    pub meter_key: PublicKey,
+    /// Nameplate capacity in watts: bounds every reading.
+    pub capacity_w: u32,
+    /// Time-of-use tariff: price of each slot in micro-USD per kWh.
+    pub prices_uusd_per_kwh: Vec<u32>,
+    /// [`Location::commitment`] of the site's location.
+    pub location_commitment: Fr,
+}
+
+impl RegistryEntry {
+    /// The leaf of this entry in the registry tree.
+    pub fn leaf(&self) -> Result<Fr, RegistryError> {
+        let p = self.prices_uusd_per_kwh.len();
+        if !(4..=MAX_PRICE_SLOTS).contains(&p) {
+            return Err(RegistryError::PriceSlots(p));
+        }
+        let mut inputs = vec![
+            Fr::from(self.site_id),
+            self.meter_key.x,
+            self.meter_key.y,
+            Fr::from(self.capacity_w),
+            self.location_commitment,
+        ];
+        inputs.extend(self.prices_uusd_per_kwh.iter().map(|&x| Fr::from(x)));
+        Ok(poseidon::hash(&inputs).expect("5 + 4..=11 inputs is a valid Poseidon arity"))
+    }
+}
+
+/// The registry tree of an epoch with `leaves[i]` at index i (0 for an empty position).
+pub fn registry_tree(leaves: &[Fr], depth: usize) -> Result<MerkleTree, RegistryError> {
+    Ok(MerkleTree::new(depth, leaves)?)
+}
+
+/// Most Wh a site of `capacity_w` can produce in one interval: floor(capacity * seconds / 3600).
+pub fn reading_bound_wh(capacity_w: u32, interval_seconds: u32) -> u64 {
+    (capacity_w as u64 * interval_seconds as u64) / 3600
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chicago() -> Location {
+        Location {
+            latitude_microdeg: 41_878_113,
+            longitude_microdeg: -87_629_799,
+            region: "US-IL".into(),
+        }
+    }
+
+    #[test]
+    fn commitment_hides_behind_the_salt_and_binds_every_field() {
+        let loc = chicago();
+        let c = loc.commitment(Fr::from(1u64)).unwrap();
+        assert_ne!(c, loc.commitment(Fr::from(2u64)).unwrap());
+        let mut moved = loc.clone();
+        moved.latitude_microdeg += 1;
+        assert_ne!(c, moved.commitment(Fr::from(1u64)).unwrap());
+        let mut other = loc.clone();
+        other.region = "US-MA".into();
+        assert_ne!(c, other.commitment(Fr::from(1u64)).unwrap());
+    }
+
+    #[test]
+    fn out_of_range_locations_are_refused() {
+        let mut l = chicago();
+        l.latitude_microdeg = 90_000_001;
+        assert_eq!(l.validate(), Err(RegistryError::Latitude(90_000_001)));
+        let mut l = chicago();
+        l.longitude_microdeg = -180_000_001;
+        assert!(matches!(l.validate(), Err(RegistryError::Longitude(_))));
+        for region in ["", "US IL", "ÜS", &"X".repeat(32)] {
+            let mut l = chicago();
+            l.region = region.into();
+            assert!(matches!(l.validate(), Err(RegistryError::Region(_))), "{region:?}");
+        }
+    }
+
+    #[test]
+    fn bound_rounds_down() {
+        assert_eq!(reading_bound_wh(250_000, 3600), 250_000);
+        assert_eq!(reading_bound_wh(1000, 900), 250);
+        assert_eq!(reading_bound_wh(7, 1000), 1);
+        assert_eq!(reading_bound_wh(u32::MAX, u32::MAX), (u32::MAX as u64 * u32::MAX as u64) / 3600);
+    }
+}

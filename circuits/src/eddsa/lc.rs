@@ -1,0 +1,281 @@
+//! Low-level R1CS building blocks of the EdDSA gadget: linear combinations that carry their
+//! value, witness allocation, `a * b = c` constraints, booleans and comparisons with constants.
+//!
+//! Why not `FpVar` arithmetic: every `FpVar` addition registers a symbolic linear combination in
+//! the constraint system; the verifier's ~3,000 constraints would create several times as many.
+//! Here linear combinations are plain vectors until they are used in a constraint.
+//!
+//! Values are `None` in setup mode (and whenever an input has no value); a witness whose value is
+//! `None` is allocated with a closure that returns `AssignmentMissing`, which the constraint system
+//! only calls when it needs values, so setup-mode synthesis never fails.
+
+use std::ops::{Add, Mul, Neg, Sub};
+
+use ark_ff::{Field, One, Zero};
+use ark_r1cs_std::fields::fp::FpVar;
+use ark_relations::gr1cs::{ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
+use num_bigint::BigUint;
+
+use crate::Fr;
+
+/// A linear combination of variables with its value (if known).
+#[derive(Clone, Debug)]
+pub(crate) struct Lc {
+    terms: Vec<(Fr, Variable)>,
+    value: Option<Fr>,
+}
+
+impl Lc {
+    /// The constant `c`.
+    pub(crate) fn constant(c: Fr) -> Lc {
+        Lc {
+            terms: if c.is_zero() {
+                Vec::new()
+            } else {
+                vec![(c, Variable::One)]
+            },
+            value: Some(c),
+        }
+    }
+
+    /// The constant 0.
+    pub(crate) fn zero() -> Lc {
+        Lc::constant(Fr::zero())
+    }
+
+    /// The constant 1.
+    pub(crate) fn one() -> Lc {
+        Lc::constant(Fr::one())
+    }
+
+    /// The linear combination of a field variable (a constant stays a constant).
+    pub(crate) fn from_fp(v: &FpVar<Fr>) -> Lc {
+        match v {
+            FpVar::Constant(c) => Lc::constant(*c),
+            FpVar::Var(a) => Lc {
+                terms: vec![(Fr::one(), a.variable)],
+                value: a.value().ok(),
+            },
+        }
+    }
+
+    /// The value, `None` in setup mode.
+    pub(crate) fn value(&self) -> Option<Fr> {
+        self.value
+    }
+
+    /// The arkworks linear combination (duplicates merged).
+    fn to_lc(&self) -> LinearCombination<Fr> {
+        let mut lc = LinearCombination(self.terms.clone());
+        lc.compactify();
+        lc
+    }
+
+    /// The sum of `items` with coefficients.
+    pub(crate) fn sum<'a>(items: impl IntoIterator<Item = (Fr, &'a Lc)>) -> Lc {
+        let mut out = Lc::zero();
+        for (c, x) in items {
+            out.add_scaled(c, x);
+        }
+        out
+    }
+
+    /// `self += c * other`.
+    pub(crate) fn add_scaled(&mut self, c: Fr, other: &Lc) {
+        if c.is_zero() {
+            return;
+        }
+        self.terms
+            .extend(other.terms.iter().map(|(k, v)| (*k * c, *v)));
+        self.value = match (self.value, other.value) {
+            (Some(a), Some(b)) => Some(a + c * b),
+            _ => None,
+        };
+    }
+}
+
+impl Add<&Lc> for &Lc {
+    type Output = Lc;
+    fn add(self, rhs: &Lc) -> Lc {
+        let mut out = self.clone();
+        out.add_scaled(Fr::one(), rhs);
+        out
+    }
+}
+
+impl Sub<&Lc> for &Lc {
+    type Output = Lc;
+    fn sub(self, rhs: &Lc) -> Lc {
+        let mut out = self.clone();
+        out.add_scaled(-Fr::one(), rhs);
+        out
+    }
+}
+
+impl Add<Fr> for &Lc {
+    type Output = Lc;
+    fn add(self, rhs: Fr) -> Lc {
+        self + &Lc::constant(rhs)
+    }
+}
+
+impl Mul<Fr> for &Lc {
+    type Output = Lc;
+    fn mul(self, rhs: Fr) -> Lc {
+        Lc::sum([(rhs, self)])
+    }
+}
+
+impl Neg for &Lc {
+    type Output = Lc;
+    fn neg(self) -> Lc {
+        self * (-Fr::one())
+    }
+}
+
+/// Allocates a witness with the given value (`None`: missing, fine in setup mode).
+pub(crate) fn witness(
+    cs: &ConstraintSystemRef<Fr>,
+    value: Option<Fr>,
+) -> Result<Lc, SynthesisError> {
+    let var = cs.new_witness_variable(|| value.ok_or(SynthesisError::AssignmentMissing))?;
+    Ok(Lc {
+        terms: vec![(Fr::one(), var)],
+        value,
+    })
+}
+
+/// Enforces `a * b = c` (one constraint).
+pub(crate) fn enforce(
+    cs: &ConstraintSystemRef<Fr>,
+    a: &Lc,
+    b: &Lc,
+    c: &Lc,
+) -> Result<(), SynthesisError> {
+    cs.enforce_r1cs_constraint(|| a.to_lc(), || b.to_lc(), || c.to_lc())
+}
+
+/// Allocates `a * b` (one constraint).
+pub(crate) fn product(cs: &ConstraintSystemRef<Fr>, a: &Lc, b: &Lc) -> Result<Lc, SynthesisError> {
+    let c = witness(cs, mul(a.value(), b.value()))?;
+    enforce(cs, a, b, &c)?;
+    Ok(c)
+}
+
+/// Allocates `num / den` with the constraint `out * den = num` (one constraint). The caller must
+/// argue that `den` is never 0 on any input it accepts (else `out` would be free); a witness with
+/// `den = 0` gets the value 0, which leaves the constraint unsatisfied unless `num = 0`.
+pub(crate) fn quotient(
+    cs: &ConstraintSystemRef<Fr>,
+    num: &Lc,
+    den: &Lc,
+) -> Result<Lc, SynthesisError> {
+    let out = witness(cs, div(num.value(), den.value()))?;
+    enforce(cs, &out, den, num)?;
+    Ok(out)
+}
+
+/// Allocates a boolean with `b * (1 - b) = 0` (one constraint).
+pub(crate) fn boolean(
+    cs: &ConstraintSystemRef<Fr>,
+    value: Option<bool>,
+) -> Result<Lc, SynthesisError> {
+    let b = witness(cs, value.map(Fr::from))?;
+    enforce(cs, &b, &(&Lc::one() - &b), &Lc::zero())?;
+    Ok(b)
+}
+
+/// Product of optional values.
+pub(crate) fn mul(a: Option<Fr>, b: Option<Fr>) -> Option<Fr> {
+    Some(a? * b?)
+}
+
+/// Quotient of optional values; 0 when the denominator is 0 (an invalid witness, which the
+/// constraint then rejects).
+pub(crate) fn div(num: Option<Fr>, den: Option<Fr>) -> Option<Fr> {
+    Some(num? * den?.inverse().unwrap_or(Fr::zero()))
+}
+
+/// Enforces `x <= c` for the integer `x = sum_i bits[i] 2^i`, where every `bits[i]` is already
+/// constrained to `{0, scale}` (`scale` is a non-zero linear combination, 1 for plain booleans)
+/// and `c < 2^bits.len()`.
+///
+/// One constraint per maximal run of zeros in the binary expansion of `c` (below bit
+/// `bits.len()`): for a run Z, with `m_Z = #{j above Z : c_j = 1, x_j = 0}`, it enforces
+/// `(scale * m_Z) * w_Z = scale * sum_{i in Z} x_i` for a fresh witness `w_Z`. Hence `m_Z = 0`
+/// (x equals c on every position above Z, see below) forces `x_i = 0` on Z, and `m_Z != 0`
+/// leaves `w_Z = sum / m_Z` free to satisfy it. Soundness: if `x > c`, let i be the highest
+/// position where they differ: `x_i = 1`, `c_i = 0`, and every 1 of c above i is matched, so the
+/// run of i has `m = 0` and forces `x_i = 0`, a contradiction. Completeness: if `x <= c` and a
+/// run Z has `m_Z = 0` but some `x_i = 1` on Z, the highest difference j between x and c has
+/// `x_j = 0`, `c_j = 1`; j above Z contradicts `m_Z = 0`, j below Z means x = c on Z, so
+/// `x_i = c_i = 0`, a contradiction. Counts stay below 2^16, far from wrapping around mod r.
+pub(crate) fn enforce_le_constant(
+    cs: &ConstraintSystemRef<Fr>,
+    bits: &[Lc],
+    scale: &Lc,
+    c: &BigUint,
+) -> Result<(), SynthesisError> {
+    let n = bits.len();
+    assert!(c.bits() <= n as u64, "the constant fits in the bit width");
+    let mut ones_above: Vec<usize> = Vec::new();
+    let mut i = n;
+    while i > 0 {
+        let pos = i - 1;
+        if c.bit(pos as u64) {
+            ones_above.push(pos);
+            i -= 1;
+            continue;
+        }
+        // A maximal run of zeros from `pos` down.
+        let mut run = Vec::new();
+        while i > 0 && !c.bit((i - 1) as u64) {
+            run.push(i - 1);
+            i -= 1;
+        }
+        let ones_in_run = Lc::sum(run.iter().map(|&r| (Fr::one(), &bits[r])));
+        if ones_above.is_empty() {
+            // Nothing above can differ: the run must be all zeros.
+            enforce(cs, &ones_in_run, &Lc::one(), &Lc::zero())?;
+        } else {
+            let mut mismatches = Lc::zero();
+            for &j in &ones_above {
+                mismatches.add_scaled(Fr::one(), scale);
+                mismatches.add_scaled(-Fr::one(), &bits[j]);
+            }
+            let w = witness(cs, div(ones_in_run.value(), mismatches.value()))?;
+            enforce(cs, &mismatches, &w, &ones_in_run)?;
+        }
+    }
+    Ok(())
+}
+
+/// Enforces `x >= c` for `x = sum_i bits[i] 2^i` with bits in `{0, scale}` as in
+/// [`enforce_le_constant`], through `(2^n - 1) - x <= (2^n - 1) - c` on the complemented bits:
+/// one constraint per maximal run of ones of c.
+pub(crate) fn enforce_ge_constant(
+    cs: &ConstraintSystemRef<Fr>,
+    bits: &[Lc],
+    scale: &Lc,
+    c: &BigUint,
+) -> Result<(), SynthesisError> {
+    let n = bits.len();
+    let all_ones = (BigUint::one() << n) - BigUint::one();
+    assert!(c <= &all_ones, "the constant fits in the bit width");
+    let complement: Vec<Lc> = bits.iter().map(|b| scale - b).collect();
+    enforce_le_constant(cs, &complement, scale, &(&all_ones ^ c))
+}
+
+/// The number of constraints [`enforce_le_constant`] spends on `c` over `n` bits.
+pub(crate) fn zero_runs(c: &BigUint, n: usize) -> usize {
+    (0..n)
+        .filter(|&i| !c.bit(i as u64) && (i + 1 == n || c.bit(i as u64 + 1)))
+        .count()
+}
+
+/// The number of constraints [`enforce_ge_constant`] spends on `c` over `n` bits.
+pub(crate) fn one_runs(c: &BigUint, n: usize) -> usize {
+    (0..n)
+        .filter(|&i| c.bit(i as u64) && (i + 1 == n || !c.bit(i as u64 + 1)))
+        .count()
+}

@@ -1,0 +1,352 @@
+//! The constraint system of the batch statement. Constraint budget per reading (P = 4):
+//! 32 + 1 (r < 2^32), 32 + 1 (bound - r < 2^32), P - 1 (energy per slot); per site the leaf
+//! hash, the capacity bound division, the tariff range checks, the meter message hash, the
+//! signature, and two tree nodes. See README "Constraint budget" for measured counts.
+
+use std::sync::{Arc, Mutex};
+
+use ark_ff::{BigInteger, PrimeField};
+use ark_r1cs_std::{
+    alloc::AllocVar,
+    boolean::Boolean,
+    eq::EqGadget,
+    fields::fp::{AllocatedFp, FpVar},
+    GR1CSVar,
+};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+
+use super::{empty_position, BatchShape, BatchWitness, PublicInputs, StatementError};
+use crate::{
+    eddsa::{
+        constraints::{verify_signature_var, PublicKeyVar, SignatureVar},
+        Signature,
+    },
+    merkle::constraints::{root_from_path_var, subtree_root_var},
+    meter::constraints::message_hash_var,
+    poseidon::constraints::hash_var,
+    schedule, Fr,
+};
+
+/// Which constraint group each constraint index belongs to, filled in while the circuit is
+/// synthesized, so a failing witness can be reported as "site 3: capacity bound" instead of a
+/// bare index. Clone it before the circuit is consumed by synthesis.
+#[derive(Debug, Clone, Default)]
+pub struct ConstraintGroups(Arc<Mutex<Vec<(usize, String)>>>);
+
+impl ConstraintGroups {
+    fn start(&self, cs: &ConstraintSystemRef<Fr>, name: impl FnOnce() -> String) {
+        if let Ok(mut groups) = self.0.lock() {
+            let at = cs.num_constraints();
+            // A group that added no constraints is replaced by the next one.
+            if groups.last().is_some_and(|(start, _)| *start == at) {
+                groups.pop();
+            }
+            groups.push((at, name()));
+        }
+    }
+
+    /// The group of constraint `index` (as `which_is_unsatisfied` counts them), if recorded.
+    pub fn name_of(&self, index: usize) -> Option<String> {
+        let groups = self.0.lock().ok()?;
+        let pos = groups.partition_point(|(start, _)| *start <= index);
+        pos.checked_sub(1).map(|p| groups[p].1.clone())
+    }
+}
+
+/// The values of one position, already filled for empty positions.
+#[derive(Debug, Clone)]
+pub(super) struct SiteAssignment {
+    pub(super) is_real: bool,
+    pub(super) site_id: Fr,
+    pub(super) key_x: Fr,
+    pub(super) key_y: Fr,
+    pub(super) capacity_w: u64,
+    pub(super) prices: Vec<u64>,
+    pub(super) location_commitment: Fr,
+    pub(super) readings: Vec<u64>,
+    pub(super) signature: Signature,
+}
+
+/// Every witness value of a batch, plus the public inputs the proof claims.
+#[derive(Debug, Clone)]
+pub(super) struct Assignment {
+    pub(super) slots: Vec<u8>,
+    pub(super) registry_path: Vec<Fr>,
+    pub(super) sites: Vec<SiteAssignment>,
+    pub(super) public: PublicInputs,
+}
+
+/// The batch statement as an arkworks circuit. Built either blank (for setup and constraint
+/// counting) or from a [`BatchWitness`] (for proving).
+#[derive(Debug, Clone)]
+pub struct BatchCircuit {
+    shape: BatchShape,
+    assignment: Option<Assignment>,
+    groups: ConstraintGroups,
+}
+
+impl BatchCircuit {
+    /// A circuit with no witness: for key generation and counting constraints.
+    pub fn blank(shape: BatchShape) -> Self {
+        Self {
+            shape,
+            assignment: None,
+            groups: ConstraintGroups::default(),
+        }
+    }
+
+    /// A circuit that proves `witness`, claiming the public inputs its native twin computes.
+    pub fn new(shape: BatchShape, witness: &BatchWitness) -> Result<Self, StatementError> {
+        let public = witness.public_inputs(&shape)?;
+        Self::with_public_inputs(shape, witness, public)
+    }
+
+    /// A circuit that claims `public` for `witness` (it is satisfied only if they agree).
+    pub fn with_public_inputs(
+        shape: BatchShape,
+        witness: &BatchWitness,
+        public: PublicInputs,
+    ) -> Result<Self, StatementError> {
+        witness.check_shape(&shape)?;
+        let sites = witness
+            .sites
+            .iter()
+            .map(|site| {
+                let (is_real, site) = match site {
+                    Some(s) => (true, s.clone()),
+                    None => (false, empty_position(&shape, witness.epoch, witness.interval_seconds)),
+                };
+                SiteAssignment {
+                    is_real,
+                    site_id: Fr::from(site.entry.site_id),
+                    key_x: site.entry.meter_key.x,
+                    key_y: site.entry.meter_key.y,
+                    capacity_w: site.entry.capacity_w as u64,
+                    prices: site.entry.prices_uusd_per_kwh.iter().map(|&p| p as u64).collect(),
+                    location_commitment: site.entry.location_commitment,
+                    readings: site.readings_wh.iter().map(|&r| r as u64).collect(),
+                    signature: site.signature,
+                }
+            })
+            .collect();
+        Ok(Self {
+            shape,
+            assignment: Some(Assignment {
+                slots: witness.schedule.slots().to_vec(),
+                registry_path: witness.registry_path.clone(),
+                sites,
+                public,
+            }),
+            groups: ConstraintGroups::default(),
+        })
+    }
+
+    /// The shape this circuit is built for.
+    pub fn shape(&self) -> &BatchShape {
+        &self.shape
+    }
+
+    /// The public inputs this circuit claims (None for a blank circuit).
+    pub fn public_inputs(&self) -> Option<PublicInputs> {
+        self.assignment.as_ref().map(|a| a.public)
+    }
+
+    /// A handle on the constraint group log, filled during synthesis.
+    pub fn constraint_groups(&self) -> ConstraintGroups {
+        self.groups.clone()
+    }
+
+    #[cfg(test)]
+    pub(super) fn assignment_mut(&mut self) -> &mut Assignment {
+        self.assignment.as_mut().expect("test circuits carry a witness")
+    }
+}
+
+/// Allocates `n` bits of `x`'s value and enforces that they recompose to `x`: a range check
+/// x < 2^n (n + 1 constraints). The bits are unique because n < 254.
+fn enforce_bits(x: &FpVar<Fr>, n: usize) -> Result<Vec<Boolean<Fr>>, SynthesisError> {
+    let cs = x.cs();
+    let value = x.value().ok().map(|v| v.into_bigint());
+    let bits = (0..n)
+        .map(|j| {
+            Boolean::new_witness(cs.clone(), || {
+                value.map(|v| v.get_bit(j)).ok_or(SynthesisError::AssignmentMissing)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    recompose(&bits)?.enforce_equal(x)?;
+    Ok(bits)
+}
+
+/// sum bits[j] * 2^j as one linear combination (no constraint).
+fn recompose(bits: &[Boolean<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
+    let mut power = Fr::from(1u64);
+    let terms: Vec<FpVar<Fr>> = bits
+        .iter()
+        .map(|b| {
+            let t = FpVar::from(b.clone()) * power;
+            power = power + power;
+            t
+        })
+        .collect();
+    Ok(sum(&terms))
+}
+
+/// The sum of `terms` as a single linear combination.
+fn sum(terms: &[FpVar<Fr>]) -> FpVar<Fr> {
+    let mut constant = Fr::from(0u64);
+    let mut vars: Vec<AllocatedFp<Fr>> = Vec::with_capacity(terms.len());
+    for t in terms {
+        match t {
+            FpVar::Constant(c) => constant += c,
+            FpVar::Var(v) => vars.push(v.clone()),
+        }
+    }
+    let ones = vec![Fr::from(1u64); vars.len()];
+    match AllocatedFp::linear_combination(ones, &vars) {
+        Some(v) => FpVar::Var(v) + constant,
+        None => FpVar::Constant(constant),
+    }
+}
+
+fn witness(cs: &ConstraintSystemRef<Fr>, value: Option<Fr>) -> Result<FpVar<Fr>, SynthesisError> {
+    FpVar::new_witness(cs.clone(), || value.ok_or(SynthesisError::AssignmentMissing))
+}
+
+impl ConstraintSynthesizer<Fr> for BatchCircuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let shape = self.shape;
+        shape.validate().map_err(|_| SynthesisError::Unsatisfiable)?;
+        let (s_count, t_count, p_count) = (shape.sites, shape.readings_per_site, shape.price_slots);
+        let a = self.assignment.as_ref();
+        let groups = &self.groups;
+        let zero = FpVar::Constant(Fr::from(0u64));
+
+        // Public inputs, in PublicInputs::NAMES order.
+        let public = a.map(|a| a.public.to_field_elements());
+        let inputs = (0..PublicInputs::NAMES.len())
+            .map(|i| {
+                FpVar::new_input(cs.clone(), || {
+                    public.as_ref().map(|p| p[i]).ok_or(SynthesisError::AssignmentMissing)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let [epoch, registry_root, batch_index, total_energy, total_revenue, readings_root, interval, schedule_hash] =
+            <[FpVar<Fr>; 8]>::try_from(inputs).map_err(|_| SynthesisError::Unsatisfiable)?;
+
+        groups.start(&cs, || "interval range".into());
+        enforce_bits(&interval, 32)?;
+
+        // The schedule: one-hot slot bits per interval, bound to the public schedule hash.
+        groups.start(&cs, || "schedule".into());
+        let mut one_hot: Vec<Vec<Boolean<Fr>>> = Vec::with_capacity(t_count);
+        let mut slot_values = Vec::with_capacity(t_count);
+        for i in 0..t_count {
+            let slot = a.map(|a| a.slots[i] as usize);
+            let bits = (0..p_count)
+                .map(|k| Boolean::new_witness(cs.clone(), || slot.map(|s| s == k).ok_or(SynthesisError::AssignmentMissing)))
+                .collect::<Result<Vec<_>, _>>()?;
+            sum(&bits.iter().map(|b| FpVar::from(b.clone())).collect::<Vec<_>>())
+                .enforce_equal(&FpVar::Constant(Fr::from(1u64)))?;
+            slot_values.push(sum(
+                &bits.iter().enumerate().map(|(k, b)| FpVar::from(b.clone()) * Fr::from(k as u64)).collect::<Vec<_>>(),
+            ));
+            one_hot.push(bits);
+        }
+        schedule::hash_var(&slot_values, p_count)?.enforce_equal(&schedule_hash)?;
+
+        let mut registry_leaves = Vec::with_capacity(s_count);
+        let mut message_leaves = Vec::with_capacity(s_count);
+        let mut energy_parts = Vec::with_capacity(s_count);
+        let mut revenue_parts = Vec::with_capacity(s_count);
+        for s in 0..s_count {
+            let site = a.map(|a| &a.sites[s]);
+            let is_real = Boolean::new_witness(cs.clone(), || site.map(|x| x.is_real).ok_or(SynthesisError::AssignmentMissing))?;
+
+            groups.start(&cs, || format!("site {s}: tariff range"));
+            let site_id = witness(&cs, site.map(|x| x.site_id))?;
+            let key_x = witness(&cs, site.map(|x| x.key_x))?;
+            let key_y = witness(&cs, site.map(|x| x.key_y))?;
+            let location_commitment = witness(&cs, site.map(|x| x.location_commitment))?;
+            let prices = (0..p_count)
+                .map(|k| {
+                    let p = witness(&cs, site.map(|x| Fr::from(x.prices[k])))?;
+                    enforce_bits(&p, 32)?;
+                    Ok(p)
+                })
+                .collect::<Result<Vec<_>, SynthesisError>>()?;
+
+            // bound = floor(capacity * interval / 3600), with capacity and bound below 2^32.
+            groups.start(&cs, || format!("site {s}: capacity bound"));
+            let capacity = witness(&cs, site.map(|x| Fr::from(x.capacity_w)))?;
+            enforce_bits(&capacity, 32)?;
+            let energy_budget = &capacity * &interval;
+            let budget_value = site.zip(a).map(|(x, a)| x.capacity_w as u128 * a.public.interval_seconds as u128);
+            let bound = witness(&cs, budget_value.map(|b| Fr::from(b / 3600)))?;
+            let remainder = witness(&cs, budget_value.map(|b| Fr::from(b % 3600)))?;
+            enforce_bits(&bound, 32)?;
+            enforce_bits(&remainder, 12)?;
+            enforce_bits(&(FpVar::Constant(Fr::from(3599u64)) - &remainder), 12)?;
+            (&bound * Fr::from(3600u64) + &remainder).enforce_equal(&energy_budget)?;
+
+            groups.start(&cs, || format!("site {s}: registry leaf"));
+            let mut leaf_inputs = vec![site_id.clone(), key_x.clone(), key_y.clone(), capacity.clone(), location_commitment];
+            leaf_inputs.extend(prices.iter().cloned());
+            let leaf = hash_var(&leaf_inputs)?;
+            registry_leaves.push(is_real.select(&leaf, &zero)?);
+
+            // Readings: r < 2^32 and bound - r < 2^32, then energy per price slot.
+            let mut readings = Vec::with_capacity(t_count);
+            let mut slot_energy: Vec<Vec<FpVar<Fr>>> = vec![Vec::with_capacity(t_count); p_count - 1];
+            for i in 0..t_count {
+                groups.start(&cs, || format!("site {s}: reading {i} range"));
+                let r = witness(&cs, site.map(|x| Fr::from(x.readings[i])))?;
+                enforce_bits(&r, 32)?;
+                groups.start(&cs, || format!("site {s}: reading {i} capacity bound"));
+                enforce_bits(&(&bound - &r), 32)?;
+                groups.start(&cs, || format!("site {s}: reading {i} pricing"));
+                for (k, energy_k) in slot_energy.iter_mut().enumerate() {
+                    energy_k.push(FpVar::from(one_hot[i][k].clone()) * &r);
+                }
+                readings.push(r);
+            }
+            groups.start(&cs, || format!("site {s}: revenue"));
+            let energy = sum(&readings);
+            let mut per_slot: Vec<FpVar<Fr>> = slot_energy.iter().map(|e| sum(e)).collect();
+            per_slot.push(&energy - sum(&per_slot));
+            let revenue = sum(
+                &per_slot.iter().zip(&prices).map(|(e, p)| e * p).collect::<Vec<_>>(),
+            );
+            energy_parts.push(is_real.select(&energy, &zero)?);
+            revenue_parts.push(is_real.select(&revenue, &zero)?);
+
+            groups.start(&cs, || format!("site {s}: meter message"));
+            let message = message_hash_var(&site_id, &epoch, &interval, &readings)?;
+            message_leaves.push(is_real.select(&message, &zero)?);
+
+            groups.start(&cs, || format!("site {s}: signature"));
+            let key = PublicKeyVar { x: key_x, y: key_y };
+            let signature = SignatureVar::new_witness(cs.clone(), || {
+                site.map(|x| x.signature).ok_or(SynthesisError::AssignmentMissing)
+            })?;
+            verify_signature_var(&key, &message, &signature)?;
+        }
+
+        groups.start(&cs, || "registry membership".into());
+        let path_len = shape.registry_depth - shape.subtree_height();
+        let index_bits = enforce_bits(&batch_index, path_len)?;
+        let siblings = (0..path_len)
+            .map(|l| witness(&cs, a.map(|a| a.registry_path[l])))
+            .collect::<Result<Vec<_>, _>>()?;
+        let subtree = subtree_root_var(&registry_leaves)?;
+        root_from_path_var(&subtree, &index_bits, &siblings)?.enforce_equal(&registry_root)?;
+
+        groups.start(&cs, || "readings root".into());
+        subtree_root_var(&message_leaves)?.enforce_equal(&readings_root)?;
+
+        groups.start(&cs, || "totals".into());
+        sum(&energy_parts).enforce_equal(&total_energy)?;
+        sum(&revenue_parts).enforce_equal(&total_revenue)?;
+        Ok(())
+    }
+}
