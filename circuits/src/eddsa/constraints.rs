@@ -37,8 +37,9 @@ use num_bigint::BigUint;
 use taceo_ark_babyjubjub::{EdwardsAffine, EdwardsConfig, EdwardsProjective};
 
 use super::curve::{
-    edwards_add, edwards_double, edwards_on_curve, edwards_to_montgomery, montgomery_add,
-    montgomery_double, montgomery_double_and_add, montgomery_to_edwards, EdPoint, MontPoint,
+    addition_chain_slopes, double_and_add_chain_values, edwards_add, edwards_double,
+    edwards_on_curve, edwards_to_montgomery, montgomery_add, montgomery_double,
+    montgomery_double_and_add, montgomery_to_edwards, EdPoint, MontPoint,
 };
 use super::lc::{
     boolean, enforce, enforce_ge_constant, enforce_le_constant, one_runs, product, quotient,
@@ -194,6 +195,8 @@ struct Tables {
     /// coordinates of `(w + 8) 8^j Base8`, w = b0 + 2 b1 + 4 b2: `[u(b2 = 0), u(b2 = 1) - u(b2 = 0),
     /// v(b2 = 0), v(b2 = 1) - v(b2 = 0)]`.
     windows: Vec<[[Fr; 4]; 4]>,
+    /// The same points in Edwards form, `points[j][w]`, for computing witnesses.
+    points: Vec<[EdwardsAffine; 8]>,
     /// Coefficients of the Edwards coordinates of `(w 8^83 - O) Base8`, w = b0 + 2 b1 < 4, where
     /// `O = sum_{j<83} 8 * 8^j` cancels the offsets of the lower windows: `[x, y]`.
     top: [[Fr; 4]; 2],
@@ -236,6 +239,7 @@ impl Tables {
         let mut base = EdwardsProjective::from(EdwardsConfig::GENERATOR);
         let mut offset = EdwardsProjective::zero();
         let mut windows = Vec::with_capacity(S_WINDOWS);
+        let mut points = Vec::with_capacity(S_WINDOWS);
         for _ in 0..S_WINDOWS {
             let next = base.double().double().double();
             let mut pts = Vec::with_capacity(8);
@@ -253,6 +257,9 @@ impl Tables {
             let diff =
                 |a: [Fr; 4], b: [Fr; 4]| [a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3]];
             windows.push([lo_u, diff(hi_u, lo_u), lo_v, diff(hi_v, lo_v)]);
+            points.push(
+                <[EdwardsAffine; 8]>::try_from(pts.as_slice()).expect("eight points per window"),
+            );
             offset += next;
             base = next;
         }
@@ -281,6 +288,7 @@ impl Tables {
         let (_, t) = best.expect("t0 + r < 2^254, so at least t0 qualifies");
         Tables {
             windows,
+            points,
             top,
             l_minus_1: &l - 1u32,
             t_fr: Fr::from(t.clone()),
@@ -335,9 +343,22 @@ fn fixed_base(cs: &ConstraintSystemRef<Fr>, s: &Lc) -> Result<EdPoint, Synthesis
         let v = &lookup(v_lo, b0, b1, &b01) + &product(cs, b2, &lookup(v_diff, b0, b1, &b01))?;
         Ok(MontPoint { u, v })
     };
+    // Slopes of the window additions, from the table points the bits select.
+    let slopes = s_int.as_ref().map(|s| {
+        let selected: Vec<EdwardsAffine> = (0..S_WINDOWS)
+            .map(|j| {
+                let w = (0..3).fold(0usize, |w, b| {
+                    w | (usize::from(s.bit((3 * j + b) as u64)) << b)
+                });
+                tb.points[j][w]
+            })
+            .collect();
+        addition_chain_slopes(&selected)
+    });
     let mut acc = window(0)?;
     for j in 1..S_WINDOWS {
-        acc = montgomery_add(cs, &acc, &window(j)?)?;
+        let slope = slopes.as_ref().map(|v| v[j - 1]);
+        acc = montgomery_add(cs, &acc, &window(j)?, slope)?;
     }
     let (b0, b1) = (&bits[3 * S_WINDOWS], &bits[3 * S_WINDOWS + 1]);
     let b01 = product(cs, b0, b1)?;
@@ -413,12 +434,25 @@ fn variable_base_with_digits(
 
     // Double-and-add, most significant digit first.
     let mut acc = montgomery_double(cs, &u)?;
-    for i in (LAST_MONTGOMERY_DIGIT..K_BITS).rev() {
+    let values = (|| {
+        let k = k.as_ref()?;
+        let signs: Vec<bool> = (LAST_MONTGOMERY_DIGIT..K_BITS)
+            .rev()
+            .map(|i| k.bit(i as u64))
+            .collect();
+        Some(double_and_add_chain_values(
+            u_ed.x.value()?,
+            u_ed.y.value()?,
+            &signs,
+        ))
+    })();
+    for (step, i) in (LAST_MONTGOMERY_DIGIT..K_BITS).rev().enumerate() {
         let q = MontPoint {
             u: u.u.clone(),
             v: digits[i - 1].clone(),
         };
-        acc = montgomery_double_and_add(cs, &acc, &q)?;
+        let step_values = values.as_ref().map(|v| v[step]);
+        acc = montgomery_double_and_add(cs, &acc, &q, step_values)?;
     }
     let mut acc = montgomery_to_edwards(cs, &acc)?;
     for i in (1..LAST_MONTGOMERY_DIGIT).rev() {

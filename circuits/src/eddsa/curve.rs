@@ -8,11 +8,16 @@
 //!   (3 constraints) but incomplete: it needs distinct u coordinates and cannot represent the
 //!   identity. Callers use it only where they prove the exceptional cases impossible.
 //!
-//! Every function takes points already known to be on the curve (the callers establish it) and
-//! computes witness values natively alongside.
+//! Every function takes points already known to be on the curve (the callers establish it).
+//! Witness values are computed natively alongside; for the long chains of Montgomery additions
+//! the caller precomputes them with batched inversions ([`addition_chain_slopes`],
+//! [`double_and_add_chain_values`]), which makes witness generation about twice as fast.
 
-use ark_ff::{AdditiveGroup, Field, MontFp};
+use ark_ec::{AdditiveGroup, CurveGroup};
+use ark_ff::Zero;
+use ark_ff::{batch_inversion, Field, MontFp};
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
+use taceo_ark_babyjubjub::{EdwardsAffine, EdwardsProjective};
 
 use super::lc::{enforce, product, quotient, witness, Lc};
 use crate::Fr;
@@ -137,13 +142,17 @@ pub(crate) fn montgomery_to_edwards(
     Ok(EdPoint { x, y })
 }
 
-/// `P + Q` in Montgomery form (3 constraints). The caller proves `P != +-Q` (so `u_P != u_Q`).
+/// `P + Q` in Montgomery form (3 constraints). The caller proves `P != +-Q` (so `u_P != u_Q` and
+/// the slope is unique) and supplies the slope's value `(vQ - vP) / (uQ - uP)` (`None` in setup
+/// mode), typically from a batched inversion over a whole chain of additions.
 pub(crate) fn montgomery_add(
     cs: &ConstraintSystemRef<Fr>,
     p: &MontPoint,
     q: &MontPoint,
+    lambda_value: Option<Fr>,
 ) -> Result<MontPoint, SynthesisError> {
-    let lambda = quotient(cs, &(&q.v - &p.v), &(&q.u - &p.u))?;
+    let lambda = witness(cs, lambda_value)?;
+    enforce(cs, &lambda, &(&q.u - &p.u), &(&q.v - &p.v))?;
     // u3 = lambda^2 - A - u1 - u2
     let u3 = witness(
         cs,
@@ -157,6 +166,26 @@ pub(crate) fn montgomery_add(
     )?;
     enforce(cs, &lambda, &(&p.u - &u3), &(&v3 + &p.v))?;
     Ok(MontPoint { u: u3, v: v3 })
+}
+
+/// The slopes of the chain `Acc_0 = P_0`, `Acc_j = Acc_{j-1} + P_j` (Edwards points, any number),
+/// with batched inversions: entry j - 1 is the slope of the addition of `P_j`.
+pub(crate) fn addition_chain_slopes(points: &[EdwardsAffine]) -> Vec<Fr> {
+    let mut partial = Vec::with_capacity(points.len());
+    let mut acc = EdwardsProjective::zero();
+    for p in points {
+        acc += p;
+        partial.push(acc);
+    }
+    let partial = to_montgomery_batch(&EdwardsProjective::normalize_batch(&partial));
+    let addends = to_montgomery_batch(points);
+    let mut den: Vec<Fr> = (1..points.len())
+        .map(|j| addends[j].0 - partial[j - 1].0)
+        .collect();
+    batch_inversion(&mut den);
+    (1..points.len())
+        .map(|j| (addends[j].1 - partial[j - 1].1) * den[j - 1])
+        .collect()
 }
 
 /// `2 P` in Montgomery form (4 constraints). Sound for `P` of odd order (`v != 0`).
@@ -186,30 +215,41 @@ pub(crate) fn montgomery_double(
     Ok(MontPoint { u: u3, v: v3 })
 }
 
+/// The witnesses of one [`montgomery_double_and_add`], computed natively ahead of time (the step's
+/// own formulas would need two field inversions each, in sequence; a whole chain of steps can be
+/// computed with a few batched inversions instead, see [`double_and_add_chain_values`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DoubleAndAddValues {
+    /// Slope of P, Q.
+    pub(crate) lambda1: Fr,
+    /// u of R = P + Q.
+    pub(crate) u_r: Fr,
+    /// Slope of R, P.
+    pub(crate) lambda2: Fr,
+    /// 2 P + Q.
+    pub(crate) u_s: Fr,
+    /// 2 P + Q.
+    pub(crate) v_s: Fr,
+}
+
 /// `2 P + Q = (P + Q) + P` in Montgomery form without computing `v` of `P + Q` (5 constraints;
 /// the incomplete double-and-add of Zcash Orchard's variable-base multiplication). The caller
-/// proves `P != +-Q` and `P + Q != +-P`.
+/// proves `P != +-Q` and `P + Q != +-P`, which makes every witness unique, and supplies their
+/// values (`None` in setup mode).
 pub(crate) fn montgomery_double_and_add(
     cs: &ConstraintSystemRef<Fr>,
     p: &MontPoint,
     q: &MontPoint,
+    values: Option<DoubleAndAddValues>,
 ) -> Result<MontPoint, SynthesisError> {
-    // R = P + Q: lambda1 = (vQ - vP) / (uQ - uP), uR = lambda1^2 - A - uP - uQ.
-    let lambda1 = quotient(cs, &(&q.v - &p.v), &(&q.u - &p.u))?;
-    let u_r = witness(
-        cs,
-        (|| Some(lambda1.value()?.square() - MONT_A - p.u.value()? - q.u.value()?))(),
-    )?;
+    // R = P + Q: lambda1 (uQ - uP) = vQ - vP, uR = lambda1^2 - A - uP - uQ.
+    let lambda1 = witness(cs, values.map(|w| w.lambda1))?;
+    enforce(cs, &lambda1, &(&q.u - &p.u), &(&q.v - &p.v))?;
+    let u_r = witness(cs, values.map(|w| w.u_r))?;
     enforce(cs, &lambda1, &lambda1, &(&(&(&u_r + MONT_A) + &p.u) + &q.u))?;
     // S = R + P: with vR = lambda1 (uP - uR) - vP, the slope (vR - vP) / (uR - uP) is
     // lambda2 = 2 vP / (uP - uR) - lambda1, i.e. (lambda1 + lambda2) (uP - uR) = 2 vP.
-    let lambda2 = witness(
-        cs,
-        (|| {
-            let den = (p.u.value()? - u_r.value()?).inverse().unwrap_or(Fr::ZERO);
-            Some(p.v.value()?.double() * den - lambda1.value()?)
-        })(),
-    )?;
+    let lambda2 = witness(cs, values.map(|w| w.lambda2))?;
     enforce(
         cs,
         &(&lambda1 + &lambda2),
@@ -217,15 +257,72 @@ pub(crate) fn montgomery_double_and_add(
         &(&p.v * Fr::from(2u64)),
     )?;
     // uS = lambda2^2 - A - uR - uP, vS = lambda2 (uP - uS) - vP.
-    let u_s = witness(
-        cs,
-        (|| Some(lambda2.value()?.square() - MONT_A - u_r.value()? - p.u.value()?))(),
-    )?;
+    let u_s = witness(cs, values.map(|w| w.u_s))?;
     enforce(cs, &lambda2, &lambda2, &(&(&(&u_s + MONT_A) + &u_r) + &p.u))?;
-    let v_s = witness(
-        cs,
-        (|| Some(lambda2.value()? * (p.u.value()? - u_s.value()?) - p.v.value()?))(),
-    )?;
+    let v_s = witness(cs, values.map(|w| w.v_s))?;
     enforce(cs, &lambda2, &(&p.u - &u_s), &(&v_s + &p.v))?;
     Ok(MontPoint { u: u_s, v: v_s })
+}
+
+/// Montgomery coordinates of Edwards points, with two batched inversions. Points of order <= 2
+/// (and non-points) get meaningless but defined values; the constraints reject them.
+fn to_montgomery_batch(points: &[EdwardsAffine]) -> Vec<(Fr, Fr)> {
+    let mut one_minus_y: Vec<Fr> = points.iter().map(|p| Fr::ONE - p.y).collect();
+    batch_inversion(&mut one_minus_y);
+    let us: Vec<Fr> = points
+        .iter()
+        .zip(&one_minus_y)
+        .map(|(p, d)| (Fr::ONE + p.y) * d)
+        .collect();
+    let mut xs: Vec<Fr> = points.iter().map(|p| p.x).collect();
+    batch_inversion(&mut xs);
+    us.iter().zip(&xs).map(|(u, xi)| (*u, *u * xi)).collect()
+}
+
+/// The witnesses of the chain `Acc = 2 U`, then `Acc = 2 Acc + (s ? U : -U)` for each sign, given
+/// U in Edwards coordinates: computed in projective coordinates and normalised with batched
+/// inversions (a handful in total instead of two per step).
+pub(crate) fn double_and_add_chain_values(
+    u_x: Fr,
+    u_y: Fr,
+    signs: &[bool],
+) -> Vec<DoubleAndAddValues> {
+    let u = EdwardsProjective::from(EdwardsAffine::new_unchecked(u_x, u_y));
+    let neg_u = -u;
+    // acc_0, then (R_j, acc_{j+1}) per step.
+    let mut points = Vec::with_capacity(2 * signs.len() + 1);
+    let mut acc = u.double();
+    points.push(acc);
+    for &s in signs {
+        let r = acc + if s { u } else { neg_u };
+        acc = r + acc;
+        points.push(r);
+        points.push(acc);
+    }
+    let mont = to_montgomery_batch(&EdwardsProjective::normalize_batch(&points));
+    let (u_u, v_u) = to_montgomery_batch(&[EdwardsAffine::new_unchecked(u_x, u_y)])[0];
+    // Slopes: lambda1 = (vQ - vA) / (uQ - uA), lambda2 = (vR - vA) / (uR - uA).
+    let mut den1: Vec<Fr> = (0..signs.len()).map(|j| u_u - mont[2 * j].0).collect();
+    let mut den2: Vec<Fr> = (0..signs.len())
+        .map(|j| mont[2 * j + 1].0 - mont[2 * j].0)
+        .collect();
+    batch_inversion(&mut den1);
+    batch_inversion(&mut den2);
+    signs
+        .iter()
+        .enumerate()
+        .map(|(j, &s)| {
+            let (_, v_a) = mont[2 * j];
+            let (u_r, v_r) = mont[2 * j + 1];
+            let (u_s, v_s) = mont[2 * j + 2];
+            let v_q = if s { v_u } else { -v_u };
+            DoubleAndAddValues {
+                lambda1: (v_q - v_a) * den1[j],
+                u_r,
+                lambda2: (v_r - v_a) * den2[j],
+                u_s,
+                v_s,
+            }
+        })
+        .collect()
 }

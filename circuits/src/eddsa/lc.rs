@@ -85,8 +85,15 @@ impl Lc {
         if c.is_zero() {
             return;
         }
-        self.terms
-            .extend(other.terms.iter().map(|(k, v)| (*k * c, *v)));
+        if c.is_one() {
+            self.terms.extend_from_slice(&other.terms);
+        } else if (-c).is_one() {
+            self.terms
+                .extend(other.terms.iter().map(|(k, v)| (-*k, *v)));
+        } else {
+            self.terms
+                .extend(other.terms.iter().map(|(k, v)| (*k * c, *v)));
+        }
         self.value = match (self.value, other.value) {
             (Some(a), Some(b)) => Some(a + c * b),
             _ => None,
@@ -218,33 +225,43 @@ pub(crate) fn enforce_le_constant(
 ) -> Result<(), SynthesisError> {
     let n = bits.len();
     assert!(c.bits() <= n as u64, "the constant fits in the bit width");
-    let mut ones_above: Vec<usize> = Vec::new();
+    // (mismatches above the run, ones in the run) per maximal run of zeros, top down.
+    let mut runs: Vec<(Option<Lc>, Lc)> = Vec::new();
+    let mut mismatches = Lc::zero();
+    let mut any_one_above = false;
     let mut i = n;
     while i > 0 {
-        let pos = i - 1;
-        if c.bit(pos as u64) {
-            ones_above.push(pos);
+        if c.bit((i - 1) as u64) {
+            mismatches.add_scaled(Fr::one(), scale);
+            mismatches.add_scaled(-Fr::one(), &bits[i - 1]);
+            any_one_above = true;
             i -= 1;
             continue;
         }
-        // A maximal run of zeros from `pos` down.
-        let mut run = Vec::new();
+        let mut ones_in_run = Lc::zero();
         while i > 0 && !c.bit((i - 1) as u64) {
-            run.push(i - 1);
+            ones_in_run.add_scaled(Fr::one(), &bits[i - 1]);
             i -= 1;
         }
-        let ones_in_run = Lc::sum(run.iter().map(|&r| (Fr::one(), &bits[r])));
-        if ones_above.is_empty() {
+        runs.push((any_one_above.then(|| mismatches.clone()), ones_in_run));
+    }
+    // The witnesses w = ones / mismatches, with one batched inversion.
+    let mut inverses: Option<Vec<Fr>> = runs
+        .iter()
+        .map(|(m, _)| m.as_ref().map_or(Some(Fr::zero()), Lc::value))
+        .collect();
+    if let Some(inv) = inverses.as_mut() {
+        ark_ff::batch_inversion(inv);
+    }
+    for (k, (mismatches, ones_in_run)) in runs.iter().enumerate() {
+        match mismatches {
             // Nothing above can differ: the run must be all zeros.
-            enforce(cs, &ones_in_run, &Lc::one(), &Lc::zero())?;
-        } else {
-            let mut mismatches = Lc::zero();
-            for &j in &ones_above {
-                mismatches.add_scaled(Fr::one(), scale);
-                mismatches.add_scaled(-Fr::one(), &bits[j]);
+            None => enforce(cs, ones_in_run, &Lc::one(), &Lc::zero())?,
+            Some(m) => {
+                let w_value = (|| Some(ones_in_run.value()? * inverses.as_ref()?[k]))();
+                let w = witness(cs, w_value)?;
+                enforce(cs, m, &w, ones_in_run)?;
             }
-            let w = witness(cs, div(ones_in_run.value(), mismatches.value()))?;
-            enforce(cs, &mismatches, &w, &ones_in_run)?;
         }
     }
     Ok(())
