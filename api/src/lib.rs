@@ -1,1 +1,3 @@
 //! gridproof library behind the binary.
+
+pub mod cli;

@@ -96,22 +96,45 @@ mod tests {
 
     #[test]
     fn field_round_trips_and_rejects_non_canonical() {
-        for s in ["0", "1", "20300", "21888242871839275222246405745257275088548364400416034343698204186575808495616"] {
+        for s in [
+            "0",
+            "1",
+            "20300",
+            "21888242871839275222246405745257275088548364400416034343698204186575808495616",
+        ] {
             assert_eq!(field_to_decimal(&parse_field(s).unwrap()), s);
         }
         assert!(matches!(parse_field(R), Err(EncodingError::NotInField(_))));
-        assert!(matches!(parse_field(&format!("{R}0")), Err(EncodingError::NotInField(_))));
-        assert!(matches!(parse_field("01"), Err(EncodingError::LeadingZeros(_))));
-        assert!(matches!(parse_field("-1"), Err(EncodingError::NotDecimal(_))));
-        assert!(matches!(parse_field(" 1"), Err(EncodingError::NotDecimal(_))));
-        assert!(matches!(parse_field("0x10"), Err(EncodingError::NotDecimal(_))));
+        assert!(matches!(
+            parse_field(&format!("{R}0")),
+            Err(EncodingError::NotInField(_))
+        ));
+        assert!(matches!(
+            parse_field("01"),
+            Err(EncodingError::LeadingZeros(_))
+        ));
+        assert!(matches!(
+            parse_field("-1"),
+            Err(EncodingError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            parse_field(" 1"),
+            Err(EncodingError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            parse_field("0x10"),
+            Err(EncodingError::NotDecimal(_))
+        ));
         assert!(matches!(parse_field(""), Err(EncodingError::Empty)));
     }
 
     #[test]
     fn uint_width_is_enforced() {
         assert_eq!(parse_uint("4294967295", 32).unwrap(), u32::MAX as u64);
-        assert!(matches!(parse_uint("4294967296", 32), Err(EncodingError::TooLarge { .. })));
+        assert!(matches!(
+            parse_uint("4294967296", 32),
+            Err(EncodingError::TooLarge { .. })
+        ));
         assert_eq!(parse_uint("18446744073709551615", 64).unwrap(), u64::MAX);
         assert!(parse_uint("18446744073709551616", 64).is_err());
         assert!(parse_uint("1e3", 64).is_err());

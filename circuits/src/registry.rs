@@ -60,8 +60,13 @@ impl Location {
             return Err(RegistryError::Longitude(self.longitude_microdeg));
         }
         let r = self.region.as_bytes();
-        if r.is_empty() || r.len() > MAX_REGION_BYTES || !r.iter().all(|b| (0x21..=0x7e).contains(b)) {
-            return Err(RegistryError::Region(self.region.chars().take(40).collect()));
+        if r.is_empty()
+            || r.len() > MAX_REGION_BYTES
+            || !r.iter().all(|b| (0x21..=0x7e).contains(b))
+        {
+            return Err(RegistryError::Region(
+                self.region.chars().take(40).collect(),
+            ));
         }
         Ok(())
     }
@@ -156,7 +161,10 @@ mod tests {
         for region in ["", "US IL", "ÜS", &"X".repeat(32)] {
             let mut l = chicago();
             l.region = region.into();
-            assert!(matches!(l.validate(), Err(RegistryError::Region(_))), "{region:?}");
+            assert!(
+                matches!(l.validate(), Err(RegistryError::Region(_))),
+                "{region:?}"
+            );
         }
     }
 
@@ -165,6 +173,9 @@ mod tests {
         assert_eq!(reading_bound_wh(250_000, 3600), 250_000);
         assert_eq!(reading_bound_wh(1000, 900), 250);
         assert_eq!(reading_bound_wh(7, 1000), 1);
-        assert_eq!(reading_bound_wh(u32::MAX, u32::MAX), (u32::MAX as u64 * u32::MAX as u64) / 3600);
+        assert_eq!(
+            reading_bound_wh(u32::MAX, u32::MAX),
+            (u32::MAX as u64 * u32::MAX as u64) / 3600
+        );
     }
 }

@@ -59,7 +59,11 @@ impl Schedule {
         if slots.is_empty() {
             return Err(ScheduleError::Empty);
         }
-        if let Some((interval, &slot)) = slots.iter().enumerate().find(|(_, &s)| s as usize >= price_slots) {
+        if let Some((interval, &slot)) = slots
+            .iter()
+            .enumerate()
+            .find(|(_, &s)| s as usize >= price_slots)
+        {
             return Err(ScheduleError::SlotOutOfRange {
                 interval,
                 slot,
@@ -93,10 +97,20 @@ impl Schedule {
 
     /// The public input that binds the schedule.
     pub fn hash(&self) -> Fr {
-        let header = [domain(), Fr::from(self.slots.len() as u64), Fr::from(self.price_slots as u64)];
+        let header = [
+            domain(),
+            Fr::from(self.slots.len() as u64),
+            Fr::from(self.price_slots as u64),
+        ];
         let mut h = poseidon::hash(&header).expect("3 inputs is a valid Poseidon arity");
         for words in self.words().chunks(4) {
-            let mut input = [h, Fr::from(0u64), Fr::from(0u64), Fr::from(0u64), Fr::from(0u64)];
+            let mut input = [
+                h,
+                Fr::from(0u64),
+                Fr::from(0u64),
+                Fr::from(0u64),
+                Fr::from(0u64),
+            ];
             input[1..1 + words.len()].copy_from_slice(words);
             h = poseidon::hash(&input).expect("5 inputs is a valid Poseidon arity");
         }
@@ -155,7 +169,11 @@ mod tests {
                 .iter()
                 .map(|&x| FpVar::new_witness(cs.clone(), || Ok(Fr::from(x as u64))).unwrap())
                 .collect();
-            assert_eq!(hash_var(&vars, 4).unwrap().value().unwrap(), s.hash(), "T = {t}");
+            assert_eq!(
+                hash_var(&vars, 4).unwrap().value().unwrap(),
+                s.hash(),
+                "T = {t}"
+            );
         }
     }
 
@@ -178,10 +196,17 @@ mod tests {
     #[test]
     fn bad_schedules_are_refused() {
         assert_eq!(Schedule::new(vec![], 4), Err(ScheduleError::Empty));
-        assert_eq!(Schedule::new(vec![0, 1], 3), Err(ScheduleError::PriceSlots(3)));
+        assert_eq!(
+            Schedule::new(vec![0, 1], 3),
+            Err(ScheduleError::PriceSlots(3))
+        );
         assert_eq!(
             Schedule::new(vec![0, 4], 4),
-            Err(ScheduleError::SlotOutOfRange { interval: 1, slot: 4, price_slots: 4 })
+            Err(ScheduleError::SlotOutOfRange {
+                interval: 1,
+                slot: 4,
+                price_slots: 4
+            })
         );
     }
 }

@@ -1,1 +1,33 @@
-//! gridproof prover.
+//! gridproof prover: Groth16 (BN254) keys on disk, development setup, proving with a
+//! satisfiability check that names the failing constraint group, verification that returns one
+//! `Result`, the proofs file v1 of DESIGN.md, and the benchmark behind `gridproof bench`.
+//!
+//! Everything here is CPU-bound and synchronous; callers on an async runtime run it in
+//! `spawn_blocking` or a worker thread.
+
+pub mod batch;
+pub mod bench;
+pub mod epoch;
+mod hashing;
+pub mod keys;
+pub mod private_output;
+pub mod proofs_file;
+pub mod prove;
+mod shape;
+pub mod verify;
+
+pub use ark_bn254::Bn254;
+pub use ark_groth16::{PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey};
+pub use gridproof_circuits::Fr;
+
+pub use bench::{
+    bench, bench_batch, sample_batch_witness, BenchError, BenchOptions, BenchReport, FloorReport,
+};
+pub use keys::{
+    check_verifying_key, load_verifying_key, read_manifest, setup_development,
+    setup_development_with, Keys, KeysError, Manifest, Provenance, VerifyingKeyDefect,
+};
+pub use proofs_file::{verify_proofs_file, BatchProof, ProofJson, ProofsFile, ProofsFileError};
+pub use prove::{prove, ConstraintGroupNames, ProveError, ProvePhase};
+pub use shape::{BatchShape, ShapeRecord};
+pub use verify::{prepare, verify, BatchVerdict, VerifyError, VerifyReport};

@@ -1,7 +1,7 @@
 //! In-circuit twin of the Merkle tree: the root of a whole subtree from its leaves, and the
 //! climb from a node to the root along a path whose direction bits the caller has allocated.
 
-use ark_r1cs_std::{boolean::Boolean, fields::fp::FpVar, prelude::*};
+use ark_r1cs_std::{boolean::Boolean, fields::fp::FpVar};
 use ark_relations::gr1cs::SynthesisError;
 
 use crate::{poseidon::constraints::hash2_var, Fr};
@@ -50,6 +50,7 @@ pub fn root_from_path_var(
 mod tests {
     use super::*;
     use crate::merkle::MerkleTree;
+    use ark_r1cs_std::prelude::*;
     use ark_relations::gr1cs::{ConstraintSystem, SynthesisMode};
 
     fn leaves(n: u64) -> Vec<Fr> {
@@ -65,12 +66,18 @@ mod tests {
             let cs = ConstraintSystem::<Fr>::new_ref();
             let sub: Vec<FpVar<Fr>> = (0..4)
                 .map(|j| {
-                    FpVar::new_witness(cs.clone(), || tree.leaf(index * 4 + j).map_err(|_| SynthesisError::AssignmentMissing))
+                    FpVar::new_witness(cs.clone(), || {
+                        tree.leaf(index * 4 + j)
+                            .map_err(|_| SynthesisError::AssignmentMissing)
+                    })
                 })
                 .collect::<Result<_, _>>()
                 .unwrap();
             let root = subtree_root_var(&sub).unwrap();
-            assert_eq!(root.value().unwrap(), tree.subtree_root(height, index).unwrap());
+            assert_eq!(
+                root.value().unwrap(),
+                tree.subtree_root(height, index).unwrap()
+            );
             let path = tree.subtree_path(height, index).unwrap();
             let bits: Vec<Boolean<Fr>> = (0..depth - height)
                 .map(|i| Boolean::new_witness(cs.clone(), || Ok((index >> i) & 1 == 1)))
@@ -94,7 +101,10 @@ mod tests {
         let depth = 4;
         let tree = MerkleTree::new(depth, &leaves(5)).unwrap();
         let path = tree.path(2).unwrap();
-        for (leaf, index) in [(tree.leaf(2).unwrap() + Fr::from(1u64), 2u64), (tree.leaf(2).unwrap(), 3u64)] {
+        for (leaf, index) in [
+            (tree.leaf(2).unwrap() + Fr::from(1u64), 2u64),
+            (tree.leaf(2).unwrap(), 3u64),
+        ] {
             let cs = ConstraintSystem::<Fr>::new_ref();
             let node = FpVar::new_witness(cs.clone(), || Ok(leaf)).unwrap();
             let bits: Vec<_> = (0..depth)
@@ -106,7 +116,8 @@ mod tests {
                 .map(|s| FpVar::new_witness(cs.clone(), || Ok(*s)).unwrap())
                 .collect();
             let top = root_from_path_var(&node, &bits, &sibs).unwrap();
-            top.enforce_equal(&FpVar::new_input(cs.clone(), || Ok(tree.root())).unwrap()).unwrap();
+            top.enforce_equal(&FpVar::new_input(cs.clone(), || Ok(tree.root())).unwrap())
+                .unwrap();
             assert!(!cs.is_satisfied().unwrap());
         }
     }
@@ -122,8 +133,12 @@ mod tests {
                 .map(|i| FpVar::new_witness(cs.clone(), || Ok(Fr::from(i as u64))).unwrap())
                 .collect();
             let root = subtree_root_var(&l).unwrap();
-            let bits: Vec<_> = (0..3).map(|_| Boolean::new_witness(cs.clone(), || Ok(false)).unwrap()).collect();
-            let sibs: Vec<_> = (0..3).map(|_| FpVar::new_witness(cs.clone(), || Ok(Fr::from(0u64))).unwrap()).collect();
+            let bits: Vec<_> = (0..3)
+                .map(|_| Boolean::new_witness(cs.clone(), || Ok(false)).unwrap())
+                .collect();
+            let sibs: Vec<_> = (0..3)
+                .map(|_| FpVar::new_witness(cs.clone(), || Ok(Fr::from(0u64))).unwrap())
+                .collect();
             let _ = root_from_path_var(&root, &bits, &sibs).unwrap();
             cs.num_constraints()
         };
@@ -136,7 +151,9 @@ mod tests {
     #[test]
     fn bad_shapes_are_errors() {
         let cs = ConstraintSystem::<Fr>::new_ref();
-        let l: Vec<_> = (0..3).map(|_| FpVar::new_witness(cs.clone(), || Ok(Fr::from(1u64))).unwrap()).collect();
+        let l: Vec<_> = (0..3)
+            .map(|_| FpVar::new_witness(cs.clone(), || Ok(Fr::from(1u64))).unwrap())
+            .collect();
         assert!(subtree_root_var(&l).is_err());
         assert!(subtree_root_var(&[]).is_err());
         assert!(root_from_path_var(&l[0], &[Boolean::TRUE], &[]).is_err());

@@ -223,7 +223,10 @@ mod tests {
         for (height, index) in [(2usize, 0u64), (2, 3), (3, 1), (20, 0)] {
             let path = tree.subtree_path(height, index).unwrap();
             assert_eq!(path.siblings.len(), REGISTRY_DEPTH - height);
-            assert_eq!(path.root_from(tree.subtree_root(height, index).unwrap()), tree.root());
+            assert_eq!(
+                path.root_from(tree.subtree_root(height, index).unwrap()),
+                tree.root()
+            );
         }
     }
 
@@ -236,7 +239,10 @@ mod tests {
     fn bad_shapes_are_errors() {
         assert_eq!(
             MerkleTree::new(2, &leaves(5)).unwrap_err(),
-            MerkleError::TooManyLeaves { leaves: 5, depth: 2 }
+            MerkleError::TooManyLeaves {
+                leaves: 5,
+                depth: 2
+            }
         );
         assert!(MerkleTree::new(MAX_DEPTH + 1, &[]).is_err());
         let tree = MerkleTree::new(3, &leaves(2)).unwrap();

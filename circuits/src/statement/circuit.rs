@@ -34,6 +34,13 @@ use crate::{
 pub struct ConstraintGroups(Arc<Mutex<Vec<(usize, String)>>>);
 
 impl ConstraintGroups {
+    /// Forgets an earlier synthesis (a clone of a circuit shares its log).
+    fn clear(&self) {
+        if let Ok(mut groups) = self.0.lock() {
+            groups.clear();
+        }
+    }
+
     fn start(&self, cs: &ConstraintSystemRef<Fr>, name: impl FnOnce() -> String) {
         if let Ok(mut groups) = self.0.lock() {
             let at = cs.num_constraints();
@@ -114,7 +121,10 @@ impl BatchCircuit {
             .map(|site| {
                 let (is_real, site) = match site {
                     Some(s) => (true, s.clone()),
-                    None => (false, empty_position(&shape, witness.epoch, witness.interval_seconds)),
+                    None => (
+                        false,
+                        empty_position(&shape, witness.epoch, witness.interval_seconds),
+                    ),
                 };
                 SiteAssignment {
                     is_real,
@@ -122,7 +132,12 @@ impl BatchCircuit {
                     key_x: site.entry.meter_key.x,
                     key_y: site.entry.meter_key.y,
                     capacity_w: site.entry.capacity_w as u64,
-                    prices: site.entry.prices_uusd_per_kwh.iter().map(|&p| p as u64).collect(),
+                    prices: site
+                        .entry
+                        .prices_uusd_per_kwh
+                        .iter()
+                        .map(|&p| p as u64)
+                        .collect(),
                     location_commitment: site.entry.location_commitment,
                     readings: site.readings_wh.iter().map(|&r| r as u64).collect(),
                     signature: site.signature,
@@ -158,7 +173,9 @@ impl BatchCircuit {
 
     #[cfg(test)]
     pub(super) fn assignment_mut(&mut self) -> &mut Assignment {
-        self.assignment.as_mut().expect("test circuits carry a witness")
+        self.assignment
+            .as_mut()
+            .expect("test circuits carry a witness")
     }
 }
 
@@ -170,7 +187,9 @@ fn enforce_bits(x: &FpVar<Fr>, n: usize) -> Result<Vec<Boolean<Fr>>, SynthesisEr
     let bits = (0..n)
         .map(|j| {
             Boolean::new_witness(cs.clone(), || {
-                value.map(|v| v.get_bit(j)).ok_or(SynthesisError::AssignmentMissing)
+                value
+                    .map(|v| v.get_bit(j))
+                    .ok_or(SynthesisError::AssignmentMissing)
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -210,16 +229,21 @@ fn sum(terms: &[FpVar<Fr>]) -> FpVar<Fr> {
 }
 
 fn witness(cs: &ConstraintSystemRef<Fr>, value: Option<Fr>) -> Result<FpVar<Fr>, SynthesisError> {
-    FpVar::new_witness(cs.clone(), || value.ok_or(SynthesisError::AssignmentMissing))
+    FpVar::new_witness(cs.clone(), || {
+        value.ok_or(SynthesisError::AssignmentMissing)
+    })
 }
 
 impl ConstraintSynthesizer<Fr> for BatchCircuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
         let shape = self.shape;
-        shape.validate().map_err(|_| SynthesisError::Unsatisfiable)?;
+        shape
+            .validate()
+            .map_err(|_| SynthesisError::Unsatisfiable)?;
         let (s_count, t_count, p_count) = (shape.sites, shape.readings_per_site, shape.price_slots);
         let a = self.assignment.as_ref();
         let groups = &self.groups;
+        groups.clear();
         let zero = FpVar::Constant(Fr::from(0u64));
 
         // Public inputs, in PublicInputs::NAMES order.
@@ -227,7 +251,10 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
         let inputs = (0..PublicInputs::NAMES.len())
             .map(|i| {
                 FpVar::new_input(cs.clone(), || {
-                    public.as_ref().map(|p| p[i]).ok_or(SynthesisError::AssignmentMissing)
+                    public
+                        .as_ref()
+                        .map(|p| p[i])
+                        .ok_or(SynthesisError::AssignmentMissing)
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -244,13 +271,23 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
         for i in 0..t_count {
             let slot = a.map(|a| a.slots[i] as usize);
             let bits = (0..p_count)
-                .map(|k| Boolean::new_witness(cs.clone(), || slot.map(|s| s == k).ok_or(SynthesisError::AssignmentMissing)))
+                .map(|k| {
+                    Boolean::new_witness(cs.clone(), || {
+                        slot.map(|s| s == k)
+                            .ok_or(SynthesisError::AssignmentMissing)
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
-            sum(&bits.iter().map(|b| FpVar::from(b.clone())).collect::<Vec<_>>())
-                .enforce_equal(&FpVar::Constant(Fr::from(1u64)))?;
-            slot_values.push(sum(
-                &bits.iter().enumerate().map(|(k, b)| FpVar::from(b.clone()) * Fr::from(k as u64)).collect::<Vec<_>>(),
-            ));
+            sum(&bits
+                .iter()
+                .map(|b| FpVar::from(b.clone()))
+                .collect::<Vec<_>>())
+            .enforce_equal(&FpVar::Constant(Fr::from(1u64)))?;
+            slot_values.push(sum(&bits
+                .iter()
+                .enumerate()
+                .map(|(k, b)| FpVar::from(b.clone()) * Fr::from(k as u64))
+                .collect::<Vec<_>>()));
             one_hot.push(bits);
         }
         schedule::hash_var(&slot_values, p_count)?.enforce_equal(&schedule_hash)?;
@@ -261,7 +298,10 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
         let mut revenue_parts = Vec::with_capacity(s_count);
         for s in 0..s_count {
             let site = a.map(|a| &a.sites[s]);
-            let is_real = Boolean::new_witness(cs.clone(), || site.map(|x| x.is_real).ok_or(SynthesisError::AssignmentMissing))?;
+            let is_real = Boolean::new_witness(cs.clone(), || {
+                site.map(|x| x.is_real)
+                    .ok_or(SynthesisError::AssignmentMissing)
+            })?;
 
             groups.start(&cs, || format!("site {s}: tariff range"));
             let site_id = witness(&cs, site.map(|x| x.site_id))?;
@@ -281,7 +321,9 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
             let capacity = witness(&cs, site.map(|x| Fr::from(x.capacity_w)))?;
             enforce_bits(&capacity, 32)?;
             let energy_budget = &capacity * &interval;
-            let budget_value = site.zip(a).map(|(x, a)| x.capacity_w as u128 * a.public.interval_seconds as u128);
+            let budget_value = site
+                .zip(a)
+                .map(|(x, a)| x.capacity_w as u128 * a.public.interval_seconds as u128);
             let bound = witness(&cs, budget_value.map(|b| Fr::from(b / 3600)))?;
             let remainder = witness(&cs, budget_value.map(|b| Fr::from(b % 3600)))?;
             enforce_bits(&bound, 32)?;
@@ -290,15 +332,22 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
             (&bound * Fr::from(3600u64) + &remainder).enforce_equal(&energy_budget)?;
 
             groups.start(&cs, || format!("site {s}: registry leaf"));
-            let mut leaf_inputs = vec![site_id.clone(), key_x.clone(), key_y.clone(), capacity.clone(), location_commitment];
+            let mut leaf_inputs = vec![
+                site_id.clone(),
+                key_x.clone(),
+                key_y.clone(),
+                capacity.clone(),
+                location_commitment,
+            ];
             leaf_inputs.extend(prices.iter().cloned());
             let leaf = hash_var(&leaf_inputs)?;
             registry_leaves.push(is_real.select(&leaf, &zero)?);
 
             // Readings: r < 2^32 and bound - r < 2^32, then energy per price slot.
             let mut readings = Vec::with_capacity(t_count);
-            let mut slot_energy: Vec<Vec<FpVar<Fr>>> = vec![Vec::with_capacity(t_count); p_count - 1];
-            for i in 0..t_count {
+            let mut slot_energy: Vec<Vec<FpVar<Fr>>> =
+                vec![Vec::with_capacity(t_count); p_count - 1];
+            for (i, slot_bits) in one_hot.iter().enumerate() {
                 groups.start(&cs, || format!("site {s}: reading {i} range"));
                 let r = witness(&cs, site.map(|x| Fr::from(x.readings[i])))?;
                 enforce_bits(&r, 32)?;
@@ -306,7 +355,7 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
                 enforce_bits(&(&bound - &r), 32)?;
                 groups.start(&cs, || format!("site {s}: reading {i} pricing"));
                 for (k, energy_k) in slot_energy.iter_mut().enumerate() {
-                    energy_k.push(FpVar::from(one_hot[i][k].clone()) * &r);
+                    energy_k.push(FpVar::from(slot_bits[k].clone()) * &r);
                 }
                 readings.push(r);
             }
@@ -314,9 +363,11 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
             let energy = sum(&readings);
             let mut per_slot: Vec<FpVar<Fr>> = slot_energy.iter().map(|e| sum(e)).collect();
             per_slot.push(&energy - sum(&per_slot));
-            let revenue = sum(
-                &per_slot.iter().zip(&prices).map(|(e, p)| e * p).collect::<Vec<_>>(),
-            );
+            let revenue = sum(&per_slot
+                .iter()
+                .zip(&prices)
+                .map(|(e, p)| e * p)
+                .collect::<Vec<_>>());
             energy_parts.push(is_real.select(&energy, &zero)?);
             revenue_parts.push(is_real.select(&revenue, &zero)?);
 
@@ -327,7 +378,8 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
             groups.start(&cs, || format!("site {s}: signature"));
             let key = PublicKeyVar { x: key_x, y: key_y };
             let signature = SignatureVar::new_witness(cs.clone(), || {
-                site.map(|x| x.signature).ok_or(SynthesisError::AssignmentMissing)
+                site.map(|x| x.signature)
+                    .ok_or(SynthesisError::AssignmentMissing)
             })?;
             verify_signature_var(&key, &message, &signature)?;
         }

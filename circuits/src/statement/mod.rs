@@ -98,7 +98,11 @@ impl BatchShape {
     pub const DEFAULT_PRICE_SLOTS: usize = 4;
 
     /// A shape with the default registry depth (20).
-    pub fn new(sites: usize, readings_per_site: usize, price_slots: usize) -> Result<Self, StatementError> {
+    pub fn new(
+        sites: usize,
+        readings_per_site: usize,
+        price_slots: usize,
+    ) -> Result<Self, StatementError> {
         let shape = Self {
             sites,
             readings_per_site,
@@ -203,7 +207,11 @@ impl PublicInputs {
             let big = x[i].into_bigint();
             let limbs = big.as_ref();
             let v = limbs[0] as u128 | (limbs[1] as u128) << 64;
-            if limbs[2] != 0 || limbs[3] != 0 || (bits < 128 && v >> bits != 0) || big.num_bits() > bits {
+            if limbs[2] != 0
+                || limbs[3] != 0
+                || (bits < 128 && v >> bits != 0)
+                || big.num_bits() > bits
+            {
                 return Err(StatementError::PublicInput {
                     name: Self::NAMES[i],
                     reason: format!("does not fit in {bits} bits"),
@@ -290,7 +298,12 @@ impl SiteWitness {
         let mut revenue = 0u128;
         for (r, &slot) in self.readings_wh.iter().zip(schedule.slots()) {
             energy += *r as u128;
-            let price = self.entry.prices_uusd_per_kwh.get(slot as usize).copied().unwrap_or(0);
+            let price = self
+                .entry
+                .prices_uusd_per_kwh
+                .get(slot as usize)
+                .copied()
+                .unwrap_or(0);
             revenue += *r as u128 * price as u128;
         }
         (energy, revenue)
@@ -311,14 +324,26 @@ impl SiteWitness {
     pub fn check(&self, epoch: u64, interval_seconds: u32) -> Result<(), String> {
         let bound = reading_bound_wh(self.entry.capacity_w, interval_seconds);
         if bound >= 1 << 32 {
-            return Err(format!("capacity bound {bound} Wh per interval does not fit 32 bits"));
+            return Err(format!(
+                "capacity bound {bound} Wh per interval does not fit 32 bits"
+            ));
         }
-        if let Some((i, r)) = self.readings_wh.iter().enumerate().find(|(_, &r)| r as u64 > bound) {
-            return Err(format!("reading {i} is {r} Wh, above the capacity bound {bound} Wh"));
+        if let Some((i, r)) = self
+            .readings_wh
+            .iter()
+            .enumerate()
+            .find(|(_, &r)| r as u64 > bound)
+        {
+            return Err(format!(
+                "reading {i} is {r} Wh, above the capacity bound {bound} Wh"
+            ));
         }
         self.entry
             .meter_key
-            .verify(self.message(epoch, interval_seconds).hash(), &self.signature)
+            .verify(
+                self.message(epoch, interval_seconds).hash(),
+                &self.signature,
+            )
             .map_err(|e| format!("meter signature: {e}"))
     }
 }
@@ -339,8 +364,16 @@ impl BatchWitness {
         };
         shape.validate()?;
         dim("sites in the batch", shape.sites, self.sites.len())?;
-        dim("intervals in the schedule", shape.readings_per_site, self.schedule.slots().len())?;
-        dim("price slots of the schedule", shape.price_slots, self.schedule.price_slots())?;
+        dim(
+            "intervals in the schedule",
+            shape.readings_per_site,
+            self.schedule.slots().len(),
+        )?;
+        dim(
+            "price slots of the schedule",
+            shape.price_slots,
+            self.schedule.price_slots(),
+        )?;
         dim(
             "siblings in the registry path",
             shape.registry_depth - shape.subtree_height(),
@@ -349,9 +382,22 @@ impl BatchWitness {
         if self.batch_index >= shape.max_batches() {
             return Err(StatementError::BatchIndex(self.batch_index));
         }
-        for (i, site) in self.sites.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|s| (i, s))) {
-            dim(&format!("readings of position {i}"), shape.readings_per_site, site.readings_wh.len())?;
-            dim(&format!("prices of position {i}"), shape.price_slots, site.entry.prices_uusd_per_kwh.len())?;
+        for (i, site) in self
+            .sites
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+        {
+            dim(
+                &format!("readings of position {i}"),
+                shape.readings_per_site,
+                site.readings_wh.len(),
+            )?;
+            dim(
+                &format!("prices of position {i}"),
+                shape.price_slots,
+                site.entry.prices_uusd_per_kwh.len(),
+            )?;
         }
         Ok(())
     }
@@ -391,7 +437,8 @@ impl BatchWitness {
         if path.root_from(subtree.root()) != self.registry_root {
             return Err(StatementError::RegistryRootMismatch);
         }
-        let readings = MerkleTree::new(height, &self.message_leaves()).map_err(RegistryError::from)?;
+        let readings =
+            MerkleTree::new(height, &self.message_leaves()).map_err(RegistryError::from)?;
         let (mut energy, mut revenue) = (0u128, 0u128);
         for site in self.sites.iter().flatten() {
             let (e, r) = site.totals(&self.schedule);
@@ -412,8 +459,14 @@ impl BatchWitness {
 }
 
 /// The readings tree of a batch, for disclosure: its leaves are the positions' meter messages.
-pub fn readings_tree(witness: &BatchWitness, shape: &BatchShape) -> Result<MerkleTree, StatementError> {
-    Ok(MerkleTree::new(shape.subtree_height(), &witness.message_leaves()).map_err(RegistryError::from)?)
+pub fn readings_tree(
+    witness: &BatchWitness,
+    shape: &BatchShape,
+) -> Result<MerkleTree, StatementError> {
+    Ok(
+        MerkleTree::new(shape.subtree_height(), &witness.message_leaves())
+            .map_err(RegistryError::from)?,
+    )
 }
 
 /// Index of the first unsatisfied R1CS constraint of a synthesized constraint system (in prove

@@ -90,7 +90,11 @@ fn failing_group(circuit: BatchCircuit) -> Option<String> {
         return None;
     }
     let index = first_unsatisfied(&cs).unwrap().expect("unsatisfied");
-    Some(groups.name_of(index).expect("every constraint is in a group"))
+    Some(
+        groups
+            .name_of(index)
+            .expect("every constraint is in a group"),
+    )
 }
 
 fn circuit(w: &BatchWitness) -> BatchCircuit {
@@ -114,7 +118,9 @@ fn honest_batches_satisfy_the_circuit_and_match_the_native_twin() {
         .map(|i| {
             let step = 5_000 * i / 8;
             let prices = [60_000u128, 90_000, 180_000 + i, 75_000];
-            (0..8u128).map(|t| step * t * prices[t as usize / 2]).sum::<u128>()
+            (0..8u128)
+                .map(|t| step * t * prices[t as usize / 2])
+                .sum::<u128>()
         })
         .sum();
     assert_eq!(p.total_revenue_nusd, expect_revenue);
@@ -133,7 +139,10 @@ fn setup_mode_synthesis_matches_and_the_count_is_pinned() {
     let blank = count(BatchCircuit::blank(shape()), true);
     assert_eq!(blank, count(circuit(&batch(1)), false));
     // Pinned: a change to any gadget shows up here (and in README's budget table).
-    assert_eq!(blank, PINNED_CONSTRAINTS_4X8, "constraint count changed: update the pin and the README");
+    assert_eq!(
+        blank, PINNED_CONSTRAINTS_4X8,
+        "constraint count changed: update the pin and the README"
+    );
 }
 
 /// Constraint count of the (S, T, P) = (4, 8, 4) statement.
@@ -149,7 +158,10 @@ fn a_reading_one_above_the_bound_is_rejected() {
     let s = w.sites[0].as_mut().unwrap();
     s.readings_wh[3] = (s.entry.capacity_w as u64 * INTERVAL as u64 / 3600) as u32 + 1;
     resign(s, &meter(5));
-    assert_eq!(failing_group(circuit(&w)).as_deref(), Some("site 0: reading 3 capacity bound"));
+    assert_eq!(
+        failing_group(circuit(&w)).as_deref(),
+        Some("site 0: reading 3 capacity bound")
+    );
     // At exactly the bound it holds.
     let s = w.sites[0].as_mut().unwrap();
     s.readings_wh[3] -= 1;
@@ -198,16 +210,25 @@ fn forged_and_swapped_signatures_are_rejected() {
     // Forged: S changed.
     let mut w = batch(1);
     w.sites[1].as_mut().unwrap().signature.s += Fr::from(1u64);
-    assert_eq!(failing_group(circuit(&w)).as_deref(), Some("site 1: signature"));
+    assert_eq!(
+        failing_group(circuit(&w)).as_deref(),
+        Some("site 1: signature")
+    );
     // Swapped: a valid signature by another meter.
     let mut w = batch(1);
     resign(w.sites[1].as_mut().unwrap(), &meter(99));
-    assert_eq!(failing_group(circuit(&w)).as_deref(), Some("site 1: signature"));
+    assert_eq!(
+        failing_group(circuit(&w)).as_deref(),
+        Some("site 1: signature")
+    );
     // Swapped: the signature of another site's message.
     let mut w = batch(1);
     let other = w.sites[0].as_ref().unwrap().signature;
     w.sites[1].as_mut().unwrap().signature = other;
-    assert_eq!(failing_group(circuit(&w)).as_deref(), Some("site 1: signature"));
+    assert_eq!(
+        failing_group(circuit(&w)).as_deref(),
+        Some("site 1: signature")
+    );
 }
 
 #[test]
@@ -290,22 +311,37 @@ fn shapes_and_dimensions_are_checked() {
     assert!(BatchShape::new(4, 8, 12).is_err());
     let mut w = batch(1);
     w.sites.pop();
-    assert!(matches!(BatchCircuit::new(shape(), &w), Err(StatementError::Dimension { .. })));
+    assert!(matches!(
+        BatchCircuit::new(shape(), &w),
+        Err(StatementError::Dimension { .. })
+    ));
     let mut w = batch(1);
     w.sites[0].as_mut().unwrap().readings_wh.push(0);
-    assert!(matches!(BatchCircuit::new(shape(), &w), Err(StatementError::Dimension { .. })));
+    assert!(matches!(
+        BatchCircuit::new(shape(), &w),
+        Err(StatementError::Dimension { .. })
+    ));
     let mut w = batch(1);
     w.registry_path.pop();
-    assert!(matches!(BatchCircuit::new(shape(), &w), Err(StatementError::Dimension { .. })));
+    assert!(matches!(
+        BatchCircuit::new(shape(), &w),
+        Err(StatementError::Dimension { .. })
+    ));
     let mut w = batch(1);
     w.registry_root += Fr::from(1u64);
-    assert_eq!(BatchCircuit::new(shape(), &w).unwrap_err(), StatementError::RegistryRootMismatch);
+    assert_eq!(
+        BatchCircuit::new(shape(), &w).unwrap_err(),
+        StatementError::RegistryRootMismatch
+    );
 }
 
 #[test]
 fn public_inputs_round_trip_and_range_check() {
     let p = batch(1).public_inputs(&shape()).unwrap();
-    assert_eq!(PublicInputs::from_field_elements(&p.to_field_elements()).unwrap(), p);
+    assert_eq!(
+        PublicInputs::from_field_elements(&p.to_field_elements()).unwrap(),
+        p
+    );
     let mut x = p.to_field_elements();
     x[6] = Fr::from(1u64 << 32);
     assert!(PublicInputs::from_field_elements(&x).is_err());

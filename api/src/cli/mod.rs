@@ -1,0 +1,184 @@
+//! The `gridproof` command line: argument definitions (clap derive) and the code behind each
+//! command. `main.rs` only parses and calls [`run`]; everything here is testable as a library.
+//!
+//! Conventions: results go to stdout, progress and warnings to stderr; every failure is a
+//! [`CliError`] whose message names the file, the site or the batch and the reason, and the
+//! process exits with status 1 (2 for a usage error reported by clap). Files are written
+//! atomically (temporary file, fsync, rename); secret ones with mode 0600.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod bench;
+pub mod files;
+pub mod meter;
+pub mod prove;
+pub mod setup;
+pub mod simulate;
+pub mod verify;
+
+/// Proofs of renewable revenue that reveal no single site: Groth16 (BN254) proofs of each
+/// batch's total energy and revenue, from meter-signed readings.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gridproof",
+    version,
+    about = "Zero-knowledge proofs of renewable energy revenue per batch of sites",
+    long_about = "gridproof proves, for each batch of S registered sites, the total energy and \
+revenue of one epoch from meter-signed readings, revealing nothing about any single site \
+(Groth16 on BN254). Typical use:\n\n  \
+gridproof setup --sites 4 --readings-per-site 24 --out keys\n  \
+gridproof meter simulate --sites 8 --epoch 20300 --seed demo --out batch.json\n  \
+gridproof prove --keys keys --batch batch.json --out proofs.json\n  \
+gridproof verify --keys keys --proofs proofs.json",
+    after_help = "Run `gridproof <command> --help` for each command's options."
+)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make development Groth16 keys for S sites x T readings (single-party setup: the person
+    /// who runs it could forge proofs; for development and tests only).
+    Setup(setup::SetupArgs),
+    /// Validate a batch file v1 and prove each batch of its sites; writes the proofs file and a
+    /// secret private output (salts, leaves, locations) for later disclosure.
+    Prove(prove::ProveArgs),
+    /// Verify every batch proof of a proofs file with the verifying key; exit 0 only if all
+    /// verify.
+    Verify(verify::VerifyArgs),
+    /// Test meters: make keys, sign readings (compatible with circomlibjs), simulate an epoch.
+    #[command(subcommand)]
+    Meter(meter::MeterCommand),
+    /// Measure constraints, proving and verifying time, key sizes and memory for one shape.
+    Bench(bench::BenchArgs),
+}
+
+/// Why a command failed. Each message is complete on its own (it includes its cause).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A file could not be read or written.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// "read", "write", ...
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An output exists and `--force` was not given.
+    #[error("{0} already exists; pass --force to replace it")]
+    Exists(PathBuf),
+    /// A command-line value or small input file is malformed.
+    #[error("{0}")]
+    Input(String),
+    /// The batch file is not batch file v1.
+    #[error(transparent)]
+    BatchFile(#[from] gridproof_prover::batch::BatchFileError),
+    /// The batch file does not pass validation; every problem is listed.
+    #[error(transparent)]
+    Validation(#[from] gridproof_prover::batch::ValidationErrors),
+    /// The epoch could not be placed in the registry.
+    #[error("cannot prepare the epoch: {0}")]
+    Epoch(#[from] gridproof_prover::epoch::EpochError),
+    /// The shape requested is not a valid statement shape.
+    #[error("invalid shape: {0}")]
+    Shape(#[from] gridproof_circuits::statement::StatementError),
+    /// The keys could not be made, loaded or saved.
+    #[error("keys: {0}")]
+    Keys(#[from] gridproof_prover::KeysError),
+    /// Proving a batch failed.
+    #[error("batch {batch_index}: {source}")]
+    Prove {
+        /// The batch.
+        batch_index: u64,
+        /// Why.
+        #[source]
+        source: gridproof_prover::ProveError,
+    },
+    /// The proofs file is malformed.
+    #[error("proofs file: {0}")]
+    ProofsFile(#[from] gridproof_prover::ProofsFileError),
+    /// The proofs file does not fit the verifying key.
+    #[error("verify: {0}")]
+    Verify(#[from] gridproof_prover::VerifyError),
+    /// Some batches did not verify (each was listed on stdout).
+    #[error("{failed} of {total} batch proof(s) did not verify")]
+    VerificationFailed {
+        /// Batches that failed.
+        failed: usize,
+        /// Batches in the file.
+        total: usize,
+    },
+    /// The benchmark failed.
+    #[error("bench: {0}")]
+    Bench(#[from] gridproof_prover::BenchError),
+    /// The private output could not be written.
+    #[error("private output: {0}")]
+    PrivateOutput(#[from] gridproof_prover::private_output::PrivateOutputError),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Setup(args) => setup::run(&args),
+        Command::Prove(args) => prove::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Meter(command) => meter::run(command),
+        Command::Bench(args) => bench::run(&args),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// clap value parser: a canonical unsigned decimal of at most 64 bits.
+pub(crate) fn parse_u64(s: &str) -> Result<u64, String> {
+    gridproof_circuits::encoding::parse_uint(s, 64).map_err(|e| e.to_string())
+}
+
+/// clap value parser: an interval length in seconds, 1..=2^32-1.
+pub(crate) fn parse_interval_seconds(s: &str) -> Result<u32, String> {
+    let v = gridproof_circuits::encoding::parse_uint(s, 32).map_err(|e| e.to_string())?;
+    if v == 0 {
+        return Err("must be at least 1 second".to_string());
+    }
+    Ok(v as u32)
+}
+
+/// clap value parser: a positive count (sites, readings) up to 2^32-1.
+pub(crate) fn parse_count(s: &str) -> Result<usize, String> {
+    let v = gridproof_circuits::encoding::parse_uint(s, 32).map_err(|e| e.to_string())?;
+    if v == 0 {
+        return Err("must be at least 1".to_string());
+    }
+    usize::try_from(v).map_err(|_| "too large for this machine".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn value_parsers_are_strict() {
+        assert_eq!(parse_u64("20300"), Ok(20300));
+        assert!(parse_u64("-1").is_err());
+        assert!(parse_u64("01").is_err());
+        assert!(parse_interval_seconds("0").is_err());
+        assert!(parse_interval_seconds("4294967296").is_err());
+        assert_eq!(parse_interval_seconds("900"), Ok(900));
+        assert!(parse_count("0").is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! `gridproof verify`: checks every batch proof of a proofs file v1 with the verifying key only.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use gridproof_circuits::statement::PublicInputs;
+use gridproof_prover::{load_verifying_key, read_manifest, verify_proofs_file, ProofsFile};
+
+use super::CliError;
+
+/// Options of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The key directory (only manifest.json and verifying.key are read).
+    #[arg(long, value_name = "KEYS", env = "GRIDPROOF_KEYS")]
+    pub keys: PathBuf,
+    /// The proofs file v1 written by `gridproof prove`.
+    #[arg(long, value_name = "PROOFS.json")]
+    pub proofs: PathBuf,
+}
+
+/// Runs `verify`: one line per batch on stdout; an error (exit 1) unless every batch verifies.
+pub fn run(args: &VerifyArgs) -> Result<(), CliError> {
+    let manifest = read_manifest(&args.keys)?;
+    if let Some(warning) = manifest.provenance.warning() {
+        eprintln!("note: {warning}");
+    }
+    let (_shape, vk) = load_verifying_key(&args.keys)?;
+    let file = ProofsFile::read(&args.proofs)?;
+    let report = verify_proofs_file(&vk, &file)?;
+    let mut failed = 0;
+    for (verdict, batch) in report.batches.iter().zip(&file.batches) {
+        match &verdict.result {
+            Ok(()) => {
+                let totals = PublicInputs::from_field_elements(&batch.public_inputs)
+                    .map(|p| {
+                        format!(
+                            " (total_energy_wh {}, total_revenue_nusd {})",
+                            p.total_energy_wh, p.total_revenue_nusd
+                        )
+                    })
+                    .unwrap_or_default();
+                println!("batch {}: verified{totals}", verdict.batch_index);
+            }
+            Err(e) => {
+                failed += 1;
+                println!("batch {}: FAILED: {e}", verdict.batch_index);
+            }
+        }
+    }
+    if failed > 0 || !report.all_verified() {
+        return Err(CliError::VerificationFailed {
+            failed: failed.max(1),
+            total: report.batches.len(),
+        });
+    }
+    eprintln!(
+        "verify: all {} batch proof(s) of epoch {} verified",
+        report.batches.len(),
+        file.epoch
+    );
+    Ok(())
+}
