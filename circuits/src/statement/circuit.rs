@@ -1,7 +1,7 @@
 //! The constraint system of the batch statement. Constraint budget per reading (P = 4):
 //! 32 + 1 (r < 2^32), 32 + 1 (bound - r < 2^32), P - 1 (energy per slot); per site the leaf
 //! hash, the capacity bound division, the tariff range checks, the meter message hash, the
-//! signature, and two tree nodes. See README "Constraint budget" for measured counts.
+//! signature, and two tree nodes. Measured counts: docs/statement.md, "Constraint budget".
 
 use std::sync::{Arc, Mutex};
 
@@ -81,6 +81,8 @@ pub(super) struct Assignment {
     pub(super) registry_path: Vec<Fr>,
     pub(super) sites: Vec<SiteAssignment>,
     pub(super) public: PublicInputs,
+    /// `public` as field elements: what the circuit allocates as its instance.
+    pub(super) instance: Vec<Fr>,
 }
 
 /// The batch statement as an arkworks circuit. Built either blank (for setup and constraint
@@ -150,6 +152,7 @@ impl BatchCircuit {
                 slots: witness.schedule.slots().to_vec(),
                 registry_path: witness.registry_path.clone(),
                 sites,
+                instance: public.to_field_elements(),
                 public,
             }),
             groups: ConstraintGroups::default(),
@@ -247,7 +250,7 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
         let zero = FpVar::Constant(Fr::from(0u64));
 
         // Public inputs, in PublicInputs::NAMES order.
-        let public = a.map(|a| a.public.to_field_elements());
+        let public = a.map(|a| &a.instance);
         let inputs = (0..PublicInputs::NAMES.len())
             .map(|i| {
                 FpVar::new_input(cs.clone(), || {

@@ -138,15 +138,23 @@ fn setup_mode_synthesis_matches_and_the_count_is_pinned() {
     };
     let blank = count(BatchCircuit::blank(shape()), true);
     assert_eq!(blank, count(circuit(&batch(1)), false));
-    // Pinned: a change to any gadget shows up here (and in README's budget table).
+    // Pinned: a change to any gadget shows up here (and in docs/statement.md's budget table).
+    let at = |s, t| count(BatchCircuit::blank(BatchShape::new(s, t, 4).unwrap()), true);
+    let pinned = [(2, 8, at(2, 8)), (4, 8, blank), (4, 16, at(4, 16))];
     assert_eq!(
-        blank, PINNED_CONSTRAINTS_4X8,
-        "constraint count changed: update the pin and the README"
+        pinned,
+        [(2, 8, PINNED[0]), (4, 8, PINNED[1]), (4, 16, PINNED[2])],
+        "constraint counts changed: update the pins and docs/statement.md"
     );
+    // Eight more readings per site cost exactly 69 per reading (33 for r < 2^32, 33 for
+    // r <= bound, 3 for the energy of P - 1 slots), plus the schedule's P + 1 per interval,
+    // plus 3 per site because the meter message's one chunk hash has one constant (zero)
+    // chunk fewer to fold (3 chunks at T = 16, 2 at T = 8).
+    assert_eq!(PINNED[2] - PINNED[1], 4 * 8 * 69 + 8 * 5 + 4 * 3);
 }
 
-/// Constraint count of the (S, T, P) = (4, 8, 4) statement.
-const PINNED_CONSTRAINTS_4X8: usize = 24_924;
+/// Constraint counts of the statement at (S, T) = (2, 8), (4, 8), (4, 16) with P = 4.
+const PINNED: [usize; 3] = [14_836, 24_924, 27_184];
 
 fn resign(site: &mut SiteWitness, key: &PrivateKey) {
     *site = signed(site.entry.clone(), site.readings_wh.clone(), key);
@@ -346,4 +354,150 @@ fn public_inputs_round_trip_and_range_check() {
     x[6] = Fr::from(1u64 << 32);
     assert!(PublicInputs::from_field_elements(&x).is_err());
     assert!(PublicInputs::from_field_elements(&x[..7]).is_err());
+}
+
+#[test]
+fn an_interval_of_2_pow_32_is_rejected() {
+    let mut c = circuit(&batch(1));
+    c.assignment_mut().instance[6] = Fr::from(1u64 << 32);
+    assert_eq!(failing_group(c).as_deref(), Some("interval range"));
+}
+
+#[test]
+fn readings_changed_after_signing_are_rejected() {
+    // The meter message of the altered readings is not what the meter signed.
+    let mut w = batch(1);
+    w.sites[2].as_mut().unwrap().readings_wh[0] += 1;
+    assert_eq!(
+        failing_group(circuit(&w)).as_deref(),
+        Some("site 2: signature")
+    );
+}
+
+#[test]
+fn maximal_values_give_exact_totals_without_wrapping() {
+    // Capacity and interval give a bound of exactly 2^32 - 1; every reading and price is
+    // 2^32 - 1: the largest sums the statement allows, still exact integers.
+    let max = u32::MAX;
+    let mut w = batch(1);
+    for (i, position) in w.sites.iter_mut().enumerate().take(3) {
+        let s = position.as_mut().unwrap();
+        s.entry.capacity_w = max;
+        s.entry.prices_uusd_per_kwh = vec![max; 4];
+        s.readings_wh = vec![max; T];
+        resign(s, &meter(5 + i as u64));
+    }
+    let (sites, _) = registry();
+    let mut leaves: Vec<Fr> = sites.iter().map(|s| s.entry.leaf().unwrap()).collect();
+    for (j, s) in w.sites.iter().enumerate().take(3) {
+        leaves[S + j] = s.as_ref().unwrap().entry.leaf().unwrap();
+    }
+    let tree = MerkleTree::new(REGISTRY_DEPTH, &leaves).unwrap();
+    w.registry_root = tree.root();
+    w.registry_path = tree.subtree_path(2, 1).unwrap().siblings;
+    let p = w.public_inputs(&shape()).unwrap();
+    let m = max as u128;
+    assert_eq!(p.total_energy_wh, 3 * T as u128 * m);
+    assert_eq!(p.total_revenue_nusd, 3 * T as u128 * m * m);
+    assert_eq!(failing_group(circuit(&w)), None);
+}
+
+/// Every witness variable of the statement is pinned by some constraint: changing any single
+/// one (by +1) violates at least one constraint. This covers the groups whose wrong witnesses
+/// are internal to a gadget (registry leaf and meter message hashes, pricing products,
+/// revenue), on a batch with one real and one empty position.
+#[test]
+fn every_single_wrong_witness_is_rejected() {
+    use ark_relations::gr1cs::R1CS_PREDICATE_LABEL;
+    use std::collections::BTreeSet;
+    let shape = BatchShape::new(2, 8, 4).unwrap();
+    let (sites, _) = registry();
+    let leaves = vec![sites[0].entry.leaf().unwrap()];
+    let tree = MerkleTree::new(REGISTRY_DEPTH, &leaves).unwrap();
+    let w = BatchWitness {
+        epoch: EPOCH,
+        interval_seconds: INTERVAL,
+        schedule: schedule(),
+        batch_index: 0,
+        registry_root: tree.root(),
+        sites: vec![Some(sites[0].clone()), None],
+        registry_path: tree.subtree_path(1, 0).unwrap().siblings,
+    };
+    let c = BatchCircuit::new(shape, &w).unwrap();
+    let groups = c.constraint_groups();
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: true,
+        generate_lc_assignments: false,
+    });
+    c.generate_constraints(cs.clone()).unwrap();
+    cs.finalize();
+    let matrices = cs
+        .to_matrices()
+        .unwrap()
+        .remove(R1CS_PREDICATE_LABEL)
+        .unwrap();
+    let inner = cs.borrow().unwrap();
+    let mut z = [
+        inner.instance_assignment().unwrap(),
+        inner.witness_assignment().unwrap(),
+    ]
+    .concat();
+    let num_instance = inner.num_instance_variables;
+    drop(inner);
+    // Which constraints each variable appears in.
+    let mut rows_of: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); z.len()];
+    for m in &matrices {
+        for (row, terms) in m.iter().enumerate() {
+            for &(_, var) in terms {
+                rows_of[var].insert(row);
+            }
+        }
+    }
+    let eval =
+        |terms: &Vec<(Fr, usize)>, z: &[Fr]| terms.iter().map(|&(c, v)| c * z[v]).sum::<Fr>();
+    let holds = |row: usize, z: &[Fr]| {
+        eval(&matrices[0][row], z) * eval(&matrices[1][row], z) == eval(&matrices[2][row], z)
+    };
+    assert!(
+        (0..matrices[0].len()).all(|row| holds(row, &z)),
+        "the honest witness satisfies"
+    );
+    let mut failing_groups = BTreeSet::new();
+    for var in num_instance..z.len() {
+        z[var] += Fr::from(1u64);
+        let broken = rows_of[var].iter().find(|&&row| !holds(row, &z));
+        z[var] -= Fr::from(1u64);
+        let row = broken.unwrap_or_else(|| panic!("witness variable {var} is unconstrained"));
+        let name = groups.name_of(*row).unwrap();
+        failing_groups.insert(
+            name.split(": ")
+                .last()
+                .unwrap()
+                .split(' ')
+                .filter(|w| w.parse::<u64>().is_err())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    for group in [
+        "registry leaf",
+        "meter message",
+        "reading pricing",
+        "revenue",
+        "signature",
+        "capacity bound",
+        "reading range",
+        "reading capacity bound",
+        "tariff range",
+        "schedule",
+        "registry membership",
+        "readings root",
+        "interval range",
+    ] {
+        assert!(
+            failing_groups.contains(group),
+            "no witness of {group:?} was caught there: {failing_groups:?}"
+        );
+    }
 }
