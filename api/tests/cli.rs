@@ -309,7 +309,7 @@ fn simulate_writes_a_realistic_valid_batch_file() {
     );
     let shape = BatchShape::new(4, 24, 4).unwrap();
     let validated = validate(&file, &shape, &ValidationPolicy::default()).unwrap();
-    assert_eq!(validated.plan.len(), 3);
+    assert_eq!(validated.plan().len(), 3);
     for site in &file.sites {
         assert!(
             (50_000..=2_000_000).contains(&site.capacity_w),
@@ -421,6 +421,58 @@ fn simulate_writes_a_realistic_valid_batch_file() {
         ],
         "cannot write",
     );
+}
+
+#[test]
+fn simulate_refuses_epochs_too_long_to_simulate_or_prove() {
+    let dir = scratch("simulate-long");
+    let out = dir.join("x.json");
+    let run = |interval: &str, readings: &str, needle: &str| {
+        fails(
+            &[
+                "meter",
+                "simulate",
+                "--sites",
+                "3",
+                "--epoch",
+                "1",
+                "--interval-seconds",
+                interval,
+                "--readings-per-site",
+                readings,
+                "--out",
+                p(&out),
+            ],
+            needle,
+        );
+        assert!(!out.exists());
+    };
+    // 2^32 - 1 s x 2^16 readings would be days of weather for 8.9 million years: refused at once.
+    run(
+        "4294967295",
+        "65536",
+        "covers 281474976645120 s (about 3257812229 days); a simulated epoch covers at most 366 days",
+    );
+    run("86400", "367", "at most 366 days");
+    // One interval of 90 days fits the cap, but a 2 MW site's bound would not fit 32 bits.
+    run("7776000", "1", "capacity bound");
+    // Exactly 366 days is accepted.
+    ok(&[
+        "meter",
+        "simulate",
+        "--sites",
+        "3",
+        "--epoch",
+        "1",
+        "--interval-seconds",
+        "86400",
+        "--readings-per-site",
+        "366",
+        "--seed",
+        "year",
+        "--out",
+        p(&out),
+    ]);
 }
 
 /// Development keys for S = 4, T = 8, made once for all tests of this binary.
@@ -724,6 +776,107 @@ fn prove_refuses_bad_batch_files_and_writes_nothing() {
             p(&dir.join("k3")),
         ],
         "power of two",
+    );
+}
+
+#[test]
+fn prove_says_which_output_was_written_when_the_proofs_file_cannot_be() {
+    let keys = tiny_keys();
+    let dir = scratch("half-written");
+    let batch = tiny_batch(&dir, "batch.json", "3");
+    // The proofs file's path is a directory: staging beside it works, renaming over it fails,
+    // after the private output was renamed into place.
+    let proofs = dir.join("proofs.json");
+    std::fs::create_dir(&proofs).unwrap();
+    std::fs::write(proofs.join("keep"), "x").unwrap();
+    let private = dir.join("secret.json");
+    let stderr = fails(
+        &[
+            "prove",
+            "--keys",
+            p(keys),
+            "--batch",
+            p(&batch),
+            "--out",
+            p(&proofs),
+            "--private-out",
+            p(&private),
+            "--force",
+        ],
+        &format!("cannot write {}", proofs.display()),
+    );
+    assert!(
+        stderr.contains(&format!("{} WAS written", private.display())),
+        "{stderr}"
+    );
+    assert!(private.is_file() && proofs.join("keep").is_file());
+    // No temporary file is left beside the outputs.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["batch.json", "proofs.json", "secret.json"]);
+}
+
+#[test]
+fn setup_force_replaces_a_key_directory_and_leaves_nothing_else() {
+    let dir = scratch("setup-force");
+    // Old keys (S = 4, T = 8) to replace: a copy of the shared ones, to save a setup.
+    let keys = dir.join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    for entry in std::fs::read_dir(tiny_keys()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), keys.join(entry.file_name())).unwrap();
+    }
+    let out: serde_json::Value = serde_json::from_str(&ok(&[
+        "setup",
+        "--sites",
+        "1",
+        "--readings-per-site",
+        "1",
+        "--out",
+        p(&keys),
+        "--force",
+    ]))
+    .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(keys.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["shape"]["sites"], 1,
+        "the new keys replace the old"
+    );
+    assert_eq!(
+        manifest["verifying_key"]["sha256"],
+        out["verifying_key_sha256"]
+    );
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["keys"], "no staging or backup directory is left");
+
+    // A directory that is not a key directory is never replaced, even with --force.
+    let other = dir.join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    fails(
+        &[
+            "setup",
+            "--sites",
+            "1",
+            "--readings-per-site",
+            "1",
+            "--out",
+            p(&other),
+            "--force",
+        ],
+        "not a gridproof key directory",
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.join("notes.txt")).unwrap(),
+        "mine"
     );
 }
 

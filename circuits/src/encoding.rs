@@ -22,6 +22,10 @@ pub enum EncodingError {
     /// The value is r or more, so it is not a canonical field element.
     #[error("{0} is not below the BN254 scalar field modulus r")]
     NotInField(String),
+    /// The value is not below the modulus given to [`parse_decimal_below`] (callers with a
+    /// named modulus, like [`parse_field`], report their own variant instead).
+    #[error("{0} is not below the modulus")]
+    NotBelowModulus(String),
     /// The value does not fit the integer type the format requires.
     #[error("{value} does not fit in {bits} bits")]
     TooLarge {
@@ -45,20 +49,33 @@ fn check_digits(s: &str) -> Result<(), EncodingError> {
     Ok(())
 }
 
-/// Parses a canonical decimal field element: digits only, no leading zeros, strictly below r.
-pub fn parse_field(s: &str) -> Result<Fr, EncodingError> {
+/// Parses a canonical decimal integer strictly below `modulus` (digits only, no leading zeros):
+/// the one parser of every field's elements (Fr here, the base field Fq of proof points in the
+/// prover). A value at or above the modulus is [`EncodingError::NotBelowModulus`].
+pub fn parse_decimal_below(s: &str, modulus: &BigUint) -> Result<BigUint, EncodingError> {
     check_digits(s)?;
-    // 78 digits is already above r (about 2.19e76, 77 digits); refuse before allocating more.
-    if s.len() > 77 {
-        return Err(EncodingError::NotInField(s.chars().take(80).collect()));
+    let not_below = || EncodingError::NotBelowModulus(s.chars().take(80).collect());
+    // A value below 2^bits has at most floor(bits * log10(2)) + 1 digits (30103 / 100000 is
+    // just above log10(2)): refuse longer strings before allocating for them.
+    if s.len() as u64 > modulus.bits() * 30_103 / 100_000 + 1 {
+        return Err(not_below());
     }
     let value = BigUint::parse_bytes(s.as_bytes(), 10)
-        .ok_or_else(|| EncodingError::NotDecimal(s.to_string()))?;
-    let modulus: BigUint = Fr::MODULUS.into();
-    if value >= modulus {
-        return Err(EncodingError::NotInField(s.to_string()));
+        .ok_or_else(|| EncodingError::NotDecimal(s.chars().take(80).collect()))?;
+    if value >= *modulus {
+        return Err(not_below());
     }
-    Ok(Fr::from(value))
+    Ok(value)
+}
+
+/// Parses a canonical decimal field element: digits only, no leading zeros, strictly below r.
+pub fn parse_field(s: &str) -> Result<Fr, EncodingError> {
+    let modulus: BigUint = Fr::MODULUS.into();
+    match parse_decimal_below(s, &modulus) {
+        Ok(value) => Ok(Fr::from(value)),
+        Err(EncodingError::NotBelowModulus(v)) => Err(EncodingError::NotInField(v)),
+        Err(e) => Err(e),
+    }
 }
 
 /// Parses a canonical decimal unsigned integer of at most `bits` bits (up to 64).
@@ -126,6 +143,45 @@ mod tests {
             Err(EncodingError::NotDecimal(_))
         ));
         assert!(matches!(parse_field(""), Err(EncodingError::Empty)));
+    }
+
+    #[test]
+    fn decimals_below_a_modulus_are_canonical_and_bounded() {
+        let m = BigUint::from(1000u32);
+        assert_eq!(parse_decimal_below("999", &m), Ok(BigUint::from(999u32)));
+        assert_eq!(parse_decimal_below("0", &m), Ok(BigUint::from(0u32)));
+        for s in ["1000", "1001", "99999", &"9".repeat(500)] {
+            assert!(
+                matches!(
+                    parse_decimal_below(s, &m),
+                    Err(EncodingError::NotBelowModulus(_))
+                ),
+                "{s}"
+            );
+        }
+        assert!(matches!(
+            parse_decimal_below("0999", &m),
+            Err(EncodingError::LeadingZeros(_))
+        ));
+        assert!(matches!(
+            parse_decimal_below("+1", &m),
+            Err(EncodingError::NotDecimal(_))
+        ));
+        assert_eq!(parse_decimal_below("", &m), Err(EncodingError::Empty));
+        // The length pre-check never refuses a value below the modulus: r - 1 has 77 digits.
+        let r: BigUint = Fr::MODULUS.into();
+        let r_minus_1 = (&r - 1u32).to_str_radix(10);
+        assert_eq!(parse_decimal_below(&r_minus_1, &r), Ok(&r - 1u32));
+        assert!(matches!(
+            parse_decimal_below(R, &r),
+            Err(EncodingError::NotBelowModulus(_))
+        ));
+        // Powers of ten as moduli: 10^k - 1 has k digits and is accepted.
+        for k in 1..60u32 {
+            let m = BigUint::from(10u32).pow(k);
+            let max = (&m - 1u32).to_str_radix(10);
+            assert_eq!(parse_decimal_below(&max, &m), Ok(&m - 1u32), "10^{k}");
+        }
     }
 
     #[test]

@@ -125,6 +125,14 @@ pub fn reading_bound_wh(capacity_w: u32, interval_seconds: u32) -> u64 {
     (capacity_w as u64 * interval_seconds as u64) / 3600
 }
 
+/// [`reading_bound_wh`] if it is below 2^32, which the statement requires (it range-checks the
+/// bound to 32 bits); `None` otherwise: a site of this capacity and interval cannot be proved.
+/// Check it with this function wherever a site is accepted, so that the check and the circuit
+/// agree.
+pub fn checked_reading_bound_wh(capacity_w: u32, interval_seconds: u32) -> Option<u32> {
+    u32::try_from(reading_bound_wh(capacity_w, interval_seconds)).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +185,24 @@ mod tests {
             reading_bound_wh(u32::MAX, u32::MAX),
             (u32::MAX as u64 * u32::MAX as u64) / 3600
         );
+    }
+
+    #[test]
+    fn checked_bound_is_none_from_2_pow_32() {
+        assert_eq!(checked_reading_bound_wh(250_000, 3600), Some(250_000));
+        assert_eq!(checked_reading_bound_wh(u32::MAX, 3600), Some(u32::MAX));
+        assert_eq!(checked_reading_bound_wh(u32::MAX, 3601), None);
+        // 3 * 1431655765 = 2^32 - 1; one more watt gives 2^32 + 2.
+        assert_eq!(
+            checked_reading_bound_wh(1_431_655_765, 10_800),
+            Some(u32::MAX)
+        );
+        assert_eq!(checked_reading_bound_wh(1_431_655_766, 10_800), None);
+        // Exactly 2^32 is refused, one interval-second less is not.
+        assert_eq!(reading_bound_wh(1 << 31, 7200), 1 << 32);
+        assert_eq!(checked_reading_bound_wh(1 << 31, 7200), None);
+        assert!(checked_reading_bound_wh(1 << 31, 7199).is_some());
+        assert_eq!(checked_reading_bound_wh(u32::MAX, u32::MAX), None);
+        assert_eq!(checked_reading_bound_wh(0, u32::MAX), Some(0));
     }
 }

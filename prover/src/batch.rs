@@ -17,7 +17,7 @@ use std::path::Path;
 
 use gridproof_circuits::eddsa::{PublicKey, Signature};
 use gridproof_circuits::meter::MeterMessage;
-use gridproof_circuits::registry::{reading_bound_wh, Location};
+use gridproof_circuits::registry::{checked_reading_bound_wh, reading_bound_wh, Location};
 use gridproof_circuits::schedule::Schedule;
 use gridproof_circuits::statement::BatchShape;
 use gridproof_circuits::Fr;
@@ -542,6 +542,21 @@ pub enum SiteProblem {
         /// Extra detail from the verifier, if any.
         reason: Option<String>,
     },
+    /// The capacity bound floor(capacity_w * interval_seconds / 3600) is 2^32 or more: the
+    /// circuit range-checks it to 32 bits, so the site cannot be proved with this interval.
+    #[error(
+        "the capacity bound floor({capacity_w} W x {interval_seconds} s / 3600) = {bound_wh} Wh \
+         is too large: it must be below 2^32 (4294967296) Wh per interval; lower capacity_w or \
+         interval_seconds"
+    )]
+    CapacityBoundTooLarge {
+        /// The bound, 2^32 or more.
+        bound_wh: u64,
+        /// The site's capacity.
+        capacity_w: u32,
+        /// The interval length.
+        interval_seconds: u32,
+    },
     /// A reading exceeds what the installation can produce in one interval.
     #[error(
         "readings_wh[{index}] = {reading_wh} Wh is over the capacity bound of {bound_wh} Wh \
@@ -554,7 +569,7 @@ pub enum SiteProblem {
         /// That reading.
         reading_wh: u32,
         /// The bound.
-        bound_wh: u64,
+        bound_wh: u32,
         /// The site's capacity.
         capacity_w: u32,
         /// The interval length.
@@ -699,10 +714,30 @@ pub struct ValidatedBatch {
     pub interval_seconds: u32,
     /// The public time-of-use schedule (T slots, each < P).
     pub schedule: Schedule,
+    /// The shape the file was validated against (the keys').
+    shape: BatchShape,
     /// The sites, in file order.
-    pub sites: Vec<ValidatedSite>,
-    /// How the sites are spread over batches (k-anonymity already checked).
-    pub plan: Vec<BatchAssignment>,
+    sites: Vec<ValidatedSite>,
+    /// How the sites are spread over batches; private so that it always covers `sites`.
+    plan: Vec<BatchAssignment>,
+}
+
+impl ValidatedBatch {
+    /// The shape the file was validated against: every site has its T readings and P prices.
+    pub fn shape(&self) -> &BatchShape {
+        &self.shape
+    }
+
+    /// The sites, in file order.
+    pub fn sites(&self) -> &[ValidatedSite] {
+        &self.sites
+    }
+
+    /// How the sites are spread over batches (k-anonymity already checked): batch b holds
+    /// `sites()[plan[b].first_site..][..plan[b].site_count]`, in order, covering every site.
+    pub fn plan(&self) -> &[BatchAssignment] {
+        &self.plan
+    }
 }
 
 struct Collector {
@@ -726,6 +761,9 @@ impl Collector {
 /// Checks a batch file against the keys' shape and the policy, and returns it in the circuit
 /// library's types. Every problem is collected: the error lists them all (up to
 /// [`MAX_LISTED_PROBLEMS`], then a count).
+///
+/// `shape` must be valid (`BatchShape::validate`), as every shape from `BatchShape::new` or
+/// [`crate::keys::read_shape`] is.
 pub fn validate(
     file: &BatchFile,
     shape: &BatchShape,
@@ -832,26 +870,42 @@ pub fn validate(
             c.site(site, SiteProblem::Location(e.to_string()));
         }
         if let Some(interval_seconds) = interval_seconds {
-            let bound_wh = reading_bound_wh(record.capacity_w, interval_seconds);
-            let mut over = record
-                .readings_wh
-                .iter()
-                .enumerate()
-                .filter(|(_, &r)| u64::from(r) > bound_wh);
-            if let Some((index, &reading_wh)) = over.next() {
-                ok = false;
-                let more = over.count();
-                c.site(
-                    site,
-                    SiteProblem::ReadingOverBound {
-                        index,
-                        reading_wh,
-                        bound_wh,
-                        capacity_w: record.capacity_w,
-                        interval_seconds,
-                        more,
-                    },
-                );
+            // The same check as the circuit's: a bound of 2^32 or more fails its range check.
+            let capacity_w = record.capacity_w;
+            match checked_reading_bound_wh(capacity_w, interval_seconds) {
+                None => {
+                    ok = false;
+                    c.site(
+                        site,
+                        SiteProblem::CapacityBoundTooLarge {
+                            bound_wh: reading_bound_wh(capacity_w, interval_seconds),
+                            capacity_w,
+                            interval_seconds,
+                        },
+                    );
+                }
+                Some(bound_wh) => {
+                    let mut over = record
+                        .readings_wh
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &r)| r > bound_wh);
+                    if let Some((index, &reading_wh)) = over.next() {
+                        ok = false;
+                        let more = over.count();
+                        c.site(
+                            site,
+                            SiteProblem::ReadingOverBound {
+                                index,
+                                reading_wh,
+                                bound_wh,
+                                capacity_w,
+                                interval_seconds,
+                                more,
+                            },
+                        );
+                    }
+                }
             }
         }
         let meter_key = match PublicKey::new(record.meter_public_key[0], record.meter_public_key[1])
@@ -907,12 +961,7 @@ pub fn validate(
     let plan = if file.sites.is_empty() {
         None
     } else {
-        match plan_batches(
-            file.sites.len(),
-            shape.sites,
-            shape.registry_depth,
-            policy.min_sites_per_batch,
-        ) {
+        match plan_batches(file.sites.len(), shape, policy.min_sites_per_batch) {
             Ok(plan) => Some(plan),
             Err(e) => {
                 // File-level problems are listed before the sites' ones.
@@ -938,6 +987,7 @@ pub fn validate(
             epoch: file.epoch,
             interval_seconds,
             schedule,
+            shape: *shape,
             sites,
             plan,
         }),
@@ -1250,8 +1300,15 @@ mod tests {
     #[test]
     fn plans_are_even_and_refuse_small_batches() {
         use crate::epoch::plan_batches;
+        let shape = |sites, registry_depth| BatchShape {
+            sites,
+            readings_per_site: 1,
+            price_slots: 4,
+            registry_depth,
+        };
         let sizes = |n, s, min| {
-            plan_batches(n, s, 20, min).map(|p| p.iter().map(|a| a.site_count).collect::<Vec<_>>())
+            plan_batches(n, &shape(s, 20), min)
+                .map(|p| p.iter().map(|a| a.site_count).collect::<Vec<_>>())
         };
         assert_eq!(sizes(7, 4, 3), Ok(vec![4, 3]));
         assert_eq!(sizes(9, 4, 3), Ok(vec![3, 3, 3]));
@@ -1261,12 +1318,18 @@ mod tests {
         assert!(sizes(5, 4, 3).is_err());
         assert!(sizes(2, 4, 3).is_err());
         assert!(sizes(0, 4, 3).is_err());
-        assert!(sizes(3, 3, 1).is_err());
-        assert!(
-            plan_batches(5, 4, 2, 1).is_err(),
+        assert_eq!(
+            plan_batches(5, &shape(4, 2), 1),
+            Err(crate::epoch::PlanError::TooManySites {
+                n_sites: 5,
+                batches: 2,
+                sites_per_batch: 4,
+                registry_depth: 2
+            }),
             "2 batches of 4 need 8 leaves > 2^2"
         );
-        let plan = plan_batches(10, 4, 20, 3).unwrap();
+        assert_eq!(plan_batches(4, &shape(4, 2), 1).map(|p| p.len()), Ok(1));
+        let plan = plan_batches(10, &shape(4, 20), 3).unwrap();
         assert_eq!(plan[2].first_site, 7);
         assert_eq!(plan[2].first_leaf(4), 8);
     }

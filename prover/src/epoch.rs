@@ -47,9 +47,6 @@ pub enum PlanError {
     /// There is nothing to prove.
     #[error("no sites to place")]
     NoSites,
-    /// S must be a power of two so that a batch is one subtree of the registry.
-    #[error("{0} sites per batch is not a power of two of at least 1")]
-    BadShape(usize),
     /// The registry has room for fewer sites than given.
     #[error("{n_sites} sites do not fit the registry ({batches} batches of {sites_per_batch} leaves need more than its 2^{registry_depth} leaves)")]
     TooManySites {
@@ -96,28 +93,26 @@ pub enum PlanError {
     },
 }
 
-/// Spreads `n_sites` over ceil(n / S) batches as evenly as possible (earlier batches take the
-/// extra site), refusing any plan with a batch of fewer than `min_sites_per_batch` real sites.
+/// Spreads `n_sites` over ceil(n / S) batches of `shape` as evenly as possible (earlier batches
+/// take the extra site), refusing any plan with a batch of fewer than `min_sites_per_batch` real
+/// sites or more batches than the registry holds. `shape` must be valid (`BatchShape::validate`).
 pub fn plan_batches(
     n_sites: usize,
-    sites_per_batch: usize,
-    registry_depth: usize,
+    shape: &BatchShape,
     min_sites_per_batch: usize,
 ) -> Result<Vec<BatchAssignment>, PlanError> {
+    debug_assert_eq!(shape.validate(), Ok(()), "plan_batches needs a valid shape");
     if n_sites == 0 {
         return Err(PlanError::NoSites);
     }
-    if sites_per_batch == 0 || !sites_per_batch.is_power_of_two() {
-        return Err(PlanError::BadShape(sites_per_batch));
-    }
+    let sites_per_batch = shape.sites;
     let batches = n_sites.div_ceil(sites_per_batch);
-    let leaves = (batches as u128) * (sites_per_batch as u128);
-    if registry_depth >= 127 || leaves > 1u128 << registry_depth {
+    if batches as u64 > shape.max_batches() {
         return Err(PlanError::TooManySites {
             n_sites,
             batches,
             sites_per_batch,
-            registry_depth,
+            registry_depth: shape.registry_depth,
         });
     }
     if n_sites < min_sites_per_batch {
@@ -151,15 +146,9 @@ pub fn plan_batches(
     Ok(plan)
 }
 
-/// Why an epoch could not be prepared (after validation these indicate a bug or a shape mismatch).
+/// Why an epoch could not be prepared (after validation these indicate a bug).
 #[derive(Debug, thiserror::Error)]
 pub enum EpochError {
-    /// The validated batch's plan does not fit the shape given here.
-    #[error("the batch was validated for another shape: {0}")]
-    ShapeMismatch(String),
-    /// Placing the sites failed.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
     /// A registry entry or location commitment could not be built.
     #[error("registry: {0}")]
     Registry(#[from] RegistryError),
@@ -196,41 +185,22 @@ pub struct PreparedEpoch {
     pub private: PrivateOutput,
 }
 
-/// Places the sites of a validated batch file in the registry, draws their location salts from
-/// `rng` (use `rand::rngs::OsRng` outside tests), and builds each batch's witness and circuit.
+/// Places the sites of a validated batch file in the registry by its plan (the shape it was
+/// validated against is the keys'), draws their location salts from `rng` (use
+/// `rand::rngs::OsRng` outside tests), and builds each batch's witness and circuit.
 pub fn prepare_epoch<R: RngCore + CryptoRng>(
     batch: &ValidatedBatch,
-    shape: &BatchShape,
     rng: &mut R,
 ) -> Result<PreparedEpoch, EpochError> {
+    let shape = batch.shape();
     let s = shape.sites;
-    let plan = plan_batches(batch.sites.len(), s, shape.registry_depth, 1)?;
-    if plan != batch.plan {
-        return Err(EpochError::ShapeMismatch(format!(
-            "{} sites per batch gives {} batches, the validated plan has {}",
-            s,
-            plan.len(),
-            batch.plan.len()
-        )));
-    }
-    if let Some(site) = batch
-        .sites
-        .iter()
-        .find(|site| site.readings_wh.len() != shape.readings_per_site)
-    {
-        return Err(EpochError::ShapeMismatch(format!(
-            "site {} has {} readings, the shape needs {}",
-            site.site_id,
-            site.readings_wh.len(),
-            shape.readings_per_site
-        )));
-    }
+    let (sites, plan) = (batch.sites(), batch.plan());
 
     // Registry entries in file order, with fresh salts.
-    let mut entries = Vec::with_capacity(batch.sites.len());
-    let mut salts = Vec::with_capacity(batch.sites.len());
-    let mut leaves_by_site = Vec::with_capacity(batch.sites.len());
-    for site in &batch.sites {
+    let mut entries = Vec::with_capacity(sites.len());
+    let mut salts = Vec::with_capacity(sites.len());
+    let mut leaves_by_site = Vec::with_capacity(sites.len());
+    for site in sites {
         let salt = Fr::rand(rng);
         let entry = RegistryEntry {
             site_id: site.site_id,
@@ -245,13 +215,13 @@ pub fn prepare_epoch<R: RngCore + CryptoRng>(
     }
 
     // Leaves of the tree: batch b's sites at b*S.., zeros in the gaps.
-    let mut leaf_index_of_site = vec![0u64; batch.sites.len()];
+    let mut leaf_index_of_site = vec![0u64; sites.len()];
     let last = plan
         .last()
-        .expect("plan_batches never returns an empty plan");
+        .expect("a validated batch has at least one site, so its plan one batch");
     let used_leaves = last.first_leaf(s) as usize + last.site_count;
     let mut leaves = vec![Fr::from(0u64); used_leaves];
-    for a in &plan {
+    for a in plan {
         for j in 0..a.site_count {
             let leaf_index = a.first_leaf(s) + j as u64;
             leaves[leaf_index as usize] = leaves_by_site[a.first_site + j];
@@ -260,18 +230,18 @@ pub fn prepare_epoch<R: RngCore + CryptoRng>(
     }
     let tree = MerkleTree::new(shape.registry_depth, &leaves)?;
     let registry_root = tree.root();
-    let subtree_height = s.trailing_zeros() as usize;
+    let subtree_height = shape.subtree_height();
 
     let mut batches = Vec::with_capacity(plan.len());
-    let mut private_sites = Vec::with_capacity(batch.sites.len());
-    for a in &plan {
-        let mut sites: Vec<Option<SiteWitness>> = Vec::with_capacity(s);
+    let mut private_sites = Vec::with_capacity(sites.len());
+    for a in plan {
+        let mut positions: Vec<Option<SiteWitness>> = Vec::with_capacity(s);
         let mut site_ids = Vec::with_capacity(a.site_count);
         for j in 0..a.site_count {
             let i = a.first_site + j;
-            let site = &batch.sites[i];
+            let site = &sites[i];
             site_ids.push(site.site_id);
-            sites.push(Some(SiteWitness {
+            positions.push(Some(SiteWitness {
                 entry: entries[i].clone(),
                 readings_wh: site.readings_wh.clone(),
                 signature: site.signature,
@@ -285,14 +255,14 @@ pub fn prepare_epoch<R: RngCore + CryptoRng>(
                 leaves_by_site[i],
             ));
         }
-        sites.resize_with(s, || None);
+        positions.resize_with(s, || None);
         let witness = BatchWitness {
             epoch: batch.epoch,
             interval_seconds: batch.interval_seconds,
             schedule: batch.schedule.clone(),
             batch_index: a.batch_index,
             registry_root,
-            sites,
+            sites: positions,
             registry_path: tree.subtree_path(subtree_height, a.batch_index)?.siblings,
         };
         let public_inputs = witness.public_inputs(shape)?;

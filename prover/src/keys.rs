@@ -20,19 +20,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ark_bn254::{Bn254, G2Affine};
 use ark_ec::AffineRepr;
+use ark_ff::FftField;
 use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
-};
+use ark_relations::gr1cs::{ConstraintSynthesizer, SynthesisError, SynthesisMode};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use gridproof_circuits::statement::BatchCircuit;
 
+use crate::fs::{parent_dir, read_bounded, sibling_path, sync_dir, BoundedReadError};
 use crate::hashing::{sha256_hex, HashingReader, HashingWriter};
-use crate::prove::untraced;
+use crate::prove::{new_constraint_system, untraced};
 use crate::shape::{BatchShape, ShapeRecord};
 use crate::Fr;
 
@@ -291,9 +291,7 @@ where
 pub(crate) fn count_constraints<C: ConstraintSynthesizer<Fr>>(
     circuit: C,
 ) -> Result<(usize, usize), SynthesisError> {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Setup);
+    let cs = new_constraint_system(SynthesisMode::Setup);
     untraced(|| circuit.generate_constraints(cs.clone()))?;
     cs.finalize();
     Ok((cs.num_constraints(), cs.num_instance_variables() - 1))
@@ -462,30 +460,13 @@ impl Keys {
         } else if dir.exists() {
             return Err(KeysError::AlreadyExists(dir.to_path_buf()));
         }
-        let name = dir.file_name().ok_or_else(|| KeysError::Io {
-            path: dir.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, "not a directory name"),
-        })?;
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let tmp = parent.join(format!(
-            ".{}.tmp-{}-{nanos}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        let tmp = sibling_path(dir, "tmp").map_err(io_err(dir))?;
         fs::create_dir(&tmp).map_err(io_err(&tmp))?;
         let result = self.write_files(&tmp).and_then(|manifest| {
             fs::rename(&tmp, dir).map_err(io_err(dir))?;
             // Make the rename itself durable.
-            File::open(&parent)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err(&parent))?;
+            let parent = parent_dir(dir);
+            sync_dir(parent).map_err(io_err(parent))?;
             Ok(manifest)
         });
         if result.is_err() {
@@ -531,9 +512,7 @@ impl Keys {
         f.write_all(text.as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(io_err(&manifest_path))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))?;
+        sync_dir(dir).map_err(io_err(dir))?;
         Ok(manifest)
     }
 
@@ -542,8 +521,7 @@ impl Keys {
     /// belongs to the verifying key. The proving key is read in one streaming pass that hashes
     /// it; its points are not re-validated (the hash vouches for them).
     pub fn load(dir: &Path) -> Result<Keys, KeysError> {
-        let manifest = read_manifest(dir)?;
-        let shape = manifest_shape(dir, &manifest)?;
+        let (shape, manifest) = read_shape(dir)?;
         let verifying_key = load_checked_verifying_key(dir, &manifest)?;
         let proving_key = load_proving_key(dir, &manifest)?;
         let pk_path = dir.join(PROVING_KEY_FILE);
@@ -597,8 +575,19 @@ fn check_proving_key_sizes(
             num_variables.saturating_sub(num_instance)
         )));
     }
-    let domain = GeneralEvaluationDomain::<Fr>::new(num_constraints + num_instance)
-        .ok_or_else(|| corrupt("too many constraints for the BN254 FFT domain".to_string()))?;
+    // Both counts come from the key directory: add them without trusting them not to overflow,
+    // and bound the sum before ark-poly rounds it up to a power of two (which can overflow too).
+    let domain_size = num_constraints.checked_add(num_instance).ok_or_else(|| {
+        corrupt(format!(
+            "{num_constraints} constraints and {num_instance} instance variables overflow the \
+             domain size; the manifest's num_constraints is absurd"
+        ))
+    })?;
+    let too_many = || corrupt("too many constraints for the BN254 FFT domain".to_string());
+    if domain_size > 1usize << <Fr as FftField>::TWO_ADICITY {
+        return Err(too_many());
+    }
+    let domain = GeneralEvaluationDomain::<Fr>::new(domain_size).ok_or_else(too_many)?;
     if pk.h_query.len() != domain.size() - 1 {
         return Err(corrupt(format!(
             "H query has {} points but {} constraints need {}",
@@ -642,10 +631,11 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, KeysError> {
         path: path.clone(),
         reason,
     };
-    let mut text = String::new();
-    File::open(&path)
-        .and_then(|f| f.take(MAX_MANIFEST_BYTES).read_to_string(&mut text))
-        .map_err(io_err(&path))?;
+    let bytes = read_bounded(&path, MAX_MANIFEST_BYTES).map_err(|e| match e {
+        BoundedReadError::Io(source) => io_err(&path)(source),
+        too_large => bad(too_large.to_string()),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8 text: {e}")))?;
     let version = serde_json::from_str::<serde_json::Value>(&text)
         .map_err(|e| bad(format!("not valid JSON: {e}")))?
         .get("format_version")
@@ -684,7 +674,11 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, KeysError> {
     Ok(manifest)
 }
 
-fn manifest_shape(dir: &Path, manifest: &Manifest) -> Result<BatchShape, KeysError> {
+/// Reads and checks `manifest.json` of a key directory ([`read_manifest`]) and the batch shape
+/// it claims: it must fit this machine and pass `BatchShape::validate`. Reads no key file, so
+/// it is cheap enough to check a batch file against the keys before loading them.
+pub fn read_shape(dir: &Path) -> Result<(BatchShape, Manifest), KeysError> {
+    let manifest = read_manifest(dir)?;
     let bad = |reason: String| KeysError::Manifest {
         path: dir.join(MANIFEST_FILE),
         reason,
@@ -698,14 +692,13 @@ fn manifest_shape(dir: &Path, manifest: &Manifest) -> Result<BatchShape, KeysErr
     shape
         .validate()
         .map_err(|e| bad(format!("shape {}: {e}", manifest.shape)))?;
-    Ok(shape)
+    Ok((shape, manifest))
 }
 
 /// Loads only the verifying key of a key directory (never reading the large proving key),
 /// checking its hash, header, validity and sanity; returns it with the shape it was made for.
 pub fn load_verifying_key(dir: &Path) -> Result<(BatchShape, VerifyingKey<Bn254>), KeysError> {
-    let manifest = read_manifest(dir)?;
-    let shape = manifest_shape(dir, &manifest)?;
+    let (shape, manifest) = read_shape(dir)?;
     let vk = load_checked_verifying_key(dir, &manifest)?;
     Ok((shape, vk))
 }
@@ -715,10 +708,13 @@ fn load_checked_verifying_key(
     manifest: &Manifest,
 ) -> Result<VerifyingKey<Bn254>, KeysError> {
     let path = dir.join(VERIFYING_KEY_FILE);
-    let mut bytes = Vec::new();
-    File::open(&path)
-        .and_then(|f| f.take(MAX_VERIFYING_KEY_BYTES).read_to_end(&mut bytes))
-        .map_err(io_err(&path))?;
+    let bytes = read_bounded(&path, MAX_VERIFYING_KEY_BYTES).map_err(|e| match e {
+        BoundedReadError::Io(source) => io_err(&path)(source),
+        too_large => KeysError::Corrupt {
+            file: path.clone(),
+            reason: too_large.to_string(),
+        },
+    })?;
     let actual = sha256_hex(&bytes);
     if actual != manifest.verifying_key.sha256 {
         return Err(KeysError::HashMismatch {
@@ -835,6 +831,29 @@ mod tests {
         assert_eq!(at(0), "1970-01-01T00:00:00Z");
         assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(at(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn absurd_constraint_counts_are_refused_without_overflow() {
+        let g1 = ark_bn254::G1Affine::generator();
+        let pk = ProvingKey::<Bn254> {
+            vk: VerifyingKey::default(),
+            beta_g1: g1,
+            delta_g1: g1,
+            a_query: vec![g1],
+            b_g1_query: vec![g1],
+            b_g2_query: vec![G2Affine::generator()],
+            h_query: Vec::new(),
+            l_query: Vec::new(),
+        };
+        let file = Path::new(PROVING_KEY_FILE);
+        let err = check_proving_key_sizes(file, &pk, usize::MAX, 1).unwrap_err();
+        assert!(
+            matches!(&err, KeysError::Corrupt { reason, .. } if reason.contains("overflow")),
+            "{err}"
+        );
+        let err = check_proving_key_sizes(file, &pk, usize::MAX - 1, 1).unwrap_err();
+        assert!(err.to_string().contains("FFT domain"), "{err}");
     }
 
     #[test]

@@ -8,12 +8,14 @@
 pub mod batch;
 pub mod bench;
 pub mod epoch;
+pub mod fs;
 mod hashing;
 pub mod keys;
 pub mod private_output;
 pub mod proofs_file;
 pub mod prove;
 mod shape;
+pub mod solidity;
 pub mod verify;
 
 pub use ark_bn254::Bn254;
@@ -24,7 +26,7 @@ pub use bench::{
     bench, bench_batch, sample_batch_witness, BenchError, BenchOptions, BenchReport, FloorReport,
 };
 pub use keys::{
-    check_verifying_key, load_verifying_key, read_manifest, setup_development,
+    check_verifying_key, load_verifying_key, read_manifest, read_shape, setup_development,
     setup_development_with, Keys, KeysError, Manifest, Provenance, VerifyingKeyDefect,
 };
 pub use proofs_file::{verify_proofs_file, BatchProof, ProofJson, ProofsFile, ProofsFileError};

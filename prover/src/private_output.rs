@@ -24,8 +24,8 @@
 //!                "meter_message": "<dec>", "signature": { "r8": ["<x>", "<y>"], "s": "<dec>" } } ] }
 //! ```
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use gridproof_circuits::Fr;
@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::batch::{
     compact_scalar_arrays, field, int, LocationRecord, SignatureRecord, ValidatedSite,
 };
+use crate::fs::{StagedFile, SECRET_FILE_MODE};
 
 /// The private output format version written by this tool.
 pub const PRIVATE_OUTPUT_VERSION: u64 = 1;
@@ -41,9 +42,6 @@ pub const PRIVATE_OUTPUT_VERSION: u64 = 1;
 /// The warning written at the top of every private output.
 pub const PRIVATE_OUTPUT_NOTE: &str = "SECRET (CEII): site locations, location salts, meter keys, \
 readings and prices of this epoch. Keep it to answer disclosure requests; never publish it.";
-
-/// File mode of secret files: readable and writable by the owner only.
-pub const SECRET_FILE_MODE: u32 = 0o600;
 
 /// Everything about one epoch's proofs that is not public. Secret (CEII).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,83 +243,4 @@ pub fn default_private_output_path(proofs: &Path) -> PathBuf {
         .unwrap_or_else(|| "proofs".to_string());
     let stem = name.strip_suffix(".json").unwrap_or(&name);
     proofs.with_file_name(format!("{stem}.private.json"))
-}
-
-/// A file written to a temporary name in its target's directory and fsynced, waiting to be
-/// renamed over the target. Dropping it without [`StagedFile::commit`] removes the temporary
-/// file, so a failed run leaves nothing behind and never a partial target.
-#[derive(Debug)]
-pub struct StagedFile {
-    temporary: PathBuf,
-    target: PathBuf,
-    committed: bool,
-}
-
-impl StagedFile {
-    /// Writes `bytes` to a new temporary file next to `target` with the given Unix mode.
-    pub fn create(target: &Path, bytes: &[u8], mode: u32) -> io::Result<Self> {
-        let name = target.file_name().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name")
-        })?;
-        let temporary = target.with_file_name(format!(
-            ".{}.tmp-{}-{:016x}",
-            name.to_string_lossy(),
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(mode);
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        let staged = Self {
-            temporary,
-            target: target.to_path_buf(),
-            committed: false,
-        };
-        let mut file = options.open(&staged.temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        Ok(staged)
-    }
-
-    /// The path the file will have once committed.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
-    /// Renames the temporary file over the target and syncs the directory.
-    pub fn commit(mut self) -> io::Result<()> {
-        fs::rename(&self.temporary, &self.target)?;
-        self.committed = true;
-        if let Some(dir) = self.target.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            // Directory fsync makes the rename durable; not every platform allows opening one.
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for StagedFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.temporary);
-        }
-    }
-}
-
-/// Writes `bytes` to `target` atomically (temporary file, fsync, rename) with the given mode.
-pub fn write_atomically(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    StagedFile::create(target, bytes, mode)?.commit()
 }

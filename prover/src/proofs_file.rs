@@ -20,22 +20,23 @@
 //! - The file's `epoch` and `registry_root` must equal every batch's public inputs of the same
 //!   name, and each batch's `batch_index` its `batch_index` input.
 
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ark_bn254::{Bn254, Fq, Fq2, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_ff::{BigInteger, PrimeField, Zero};
 use ark_groth16::{Proof, VerifyingKey};
-use gridproof_circuits::encoding::{field_to_decimal, parse_field, parse_uint, EncodingError};
+use gridproof_circuits::encoding::{
+    field_to_decimal, parse_decimal_below, parse_field, parse_uint, EncodingError,
+};
 use gridproof_circuits::statement::{PublicInputs, StatementError};
 use num_bigint::BigUint;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::fs::{read_bounded, BoundedReadError, StagedFile, PUBLIC_FILE_MODE};
 use crate::verify::{prepare, verify, BatchVerdict, VerifyError, VerifyReport};
 use crate::Fr;
 
@@ -105,6 +106,16 @@ pub enum ProofsFileError {
         /// The underlying error.
         #[source]
         source: io::Error,
+    },
+    /// The file is larger than any proofs file this build reads.
+    #[error("{} is {size} bytes, more than the {limit} bytes a proofs file may have", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// The largest proofs file read, in bytes.
+        limit: u64,
     },
     /// The file is not JSON.
     #[error("not valid JSON: {0}")]
@@ -206,41 +217,21 @@ fn at_err(at: &str) -> String {
     at.to_string()
 }
 
-/// Canonical decimal digits: not empty, ASCII digits only, no leading zeros (as in
-/// `gridproof_circuits::encoding`).
-fn check_digits(s: &str) -> Result<(), EncodingError> {
-    if s.is_empty() {
-        return Err(EncodingError::Empty);
-    }
-    if !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(EncodingError::NotDecimal(s.chars().take(80).collect()));
-    }
-    if s.len() > 1 && s.starts_with('0') {
-        return Err(EncodingError::LeadingZeros(s.chars().take(80).collect()));
-    }
-    Ok(())
-}
-
-/// Parses a canonical decimal element of the BN254 base field (strictly below q).
+/// Parses a canonical decimal element of the BN254 base field (strictly below q), with the
+/// same parser as every field element (`gridproof_circuits::encoding`).
 fn parse_fq(s: &str, at: &str) -> Result<Fq, ProofsFileError> {
-    check_digits(s).map_err(|source| ProofsFileError::Number {
-        at: at_err(at),
-        source,
-    })?;
-    let too_big = || ProofsFileError::NotInBaseField {
-        at: at_err(at),
-        value: s.chars().take(80).collect(),
-    };
-    // q has 77 decimal digits; refuse longer strings before allocating.
-    if s.len() > 77 {
-        return Err(too_big());
-    }
-    let value = BigUint::parse_bytes(s.as_bytes(), 10).ok_or_else(too_big)?;
     let modulus: BigUint = Fq::MODULUS.into();
-    if value >= modulus {
-        return Err(too_big());
+    match parse_decimal_below(s, &modulus) {
+        Ok(value) => Ok(Fq::from(value)),
+        Err(EncodingError::NotBelowModulus(value)) => Err(ProofsFileError::NotInBaseField {
+            at: at_err(at),
+            value,
+        }),
+        Err(source) => Err(ProofsFileError::Number {
+            at: at_err(at),
+            source,
+        }),
     }
-    Ok(Fq::from(value))
 }
 
 fn fq_to_decimal(x: &Fq) -> String {
@@ -627,57 +618,46 @@ impl ProofsFile {
         text
     }
 
-    /// Reads and checks a proofs file.
+    /// Reads and checks a proofs file (at most 64 MiB).
     pub fn read(path: &Path) -> Result<Self, ProofsFileError> {
-        let mut text = String::new();
-        File::open(path)
-            .and_then(|f| f.take(MAX_FILE_BYTES).read_to_string(&mut text))
-            .map_err(|source| ProofsFileError::Io {
+        let io_err = |source| ProofsFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bytes = read_bounded(path, MAX_FILE_BYTES).map_err(|e| match e {
+            BoundedReadError::Io(source) => io_err(source),
+            BoundedReadError::TooLarge { size, limit } => ProofsFileError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+                limit,
+            },
+        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| io_err(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+        Self::from_json(&text)
+    }
+
+    /// Checks the file and stages it beside `path` (mode 0644, fsynced) without replacing
+    /// `path` yet: [`StagedFile::commit`] renames it into place.
+    pub fn stage(&self, path: &Path) -> Result<StagedFile, ProofsFileError> {
+        self.check()?;
+        StagedFile::create(path, self.to_json().as_bytes(), PUBLIC_FILE_MODE).map_err(|source| {
+            ProofsFileError::Io {
                 path: path.to_path_buf(),
                 source,
-            })?;
-        Self::from_json(&text)
+            }
+        })
     }
 
     /// Writes the file atomically: a temporary sibling is written, synced and renamed over
     /// `path`, so readers never see a partial proofs file.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ProofsFileError> {
-        self.check()?;
-        let io_err = |source| ProofsFileError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let name = path.file_name().ok_or_else(|| {
-            io_err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a file name",
-            ))
-        })?;
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let tmp = parent.join(format!(
-            ".{}.tmp-{}-{nanos}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let result = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(self.to_json().as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, path)?;
-            File::open(&parent)?.sync_all()
-        })();
-        if result.is_err() {
-            // Best effort: the temporary file is ours.
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(io_err)
+        self.stage(path)?
+            .commit()
+            .map_err(|source| ProofsFileError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
     }
 }
 

@@ -83,6 +83,21 @@ impl ConstraintGroupNames for BatchCircuit {
     }
 }
 
+/// A new constraint system in `mode` that optimizes for fewer constraints, as setup and proving
+/// must both do (the keys fix the constraint count).
+pub(crate) fn new_constraint_system(mode: SynthesisMode) -> ConstraintSystemRef<Fr> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(mode);
+    cs
+}
+
+/// The mode of proving: matrices for the Groth16 prover and the satisfiability check.
+const PROVE_MODE: SynthesisMode = SynthesisMode::Prove {
+    construct_matrices: true,
+    generate_lc_assignments: false,
+};
+
 /// Runs `f` with tracing disabled on this thread, so the constraint traces that ark-relations
 /// captures per constraint and the spans of ark-r1cs-std's instrumented gadgets cost nothing,
 /// whatever global subscriber the binary installed.
@@ -131,12 +146,7 @@ where
     progress(ProvePhase::Synthesizing);
     let namer = circuit.group_namer();
     let for_diagnosis = namer.is_none().then(|| circuit.clone());
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Prove {
-        construct_matrices: true,
-        generate_lc_assignments: false,
-    });
+    let cs = new_constraint_system(PROVE_MODE);
     untraced(|| circuit.generate_constraints(cs.clone()))?;
     cs.finalize();
     check_shape(keys, &cs)?;
@@ -258,12 +268,7 @@ fn locate_unsatisfied<C: ConstraintSynthesizer<Fr>>(
     let subscriber = tracing_subscriber::registry::Registry::default()
         .with(ConstraintLayer::new(TracingMode::OnlyConstraints));
     let steps = tracing::subscriber::with_default(subscriber, || {
-        let cs = ConstraintSystem::<Fr>::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Prove {
-            construct_matrices: true,
-            generate_lc_assignments: false,
-        });
+        let cs = new_constraint_system(PROVE_MODE);
         circuit.generate_constraints(cs.clone()).ok()?;
         let inner = cs.borrow()?;
         let trace = inner.predicate_traces.get(label)?.get(index)?.as_ref()?;

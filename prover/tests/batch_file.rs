@@ -2,6 +2,7 @@
 //! case DESIGN.md names, each naming the site and the reason), epoch placement and the private
 //! output.
 
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use gridproof_circuits::eddsa::PrivateKey;
 use gridproof_circuits::encoding::field_to_decimal;
 use gridproof_circuits::merkle::MerkleTree;
@@ -101,9 +102,10 @@ fn a_valid_file_round_trips_and_validates() {
     let text = f.to_json_pretty();
     assert_eq!(BatchFile::from_json(&text).unwrap(), f);
     let v = validate(&f, &shape(4), &ValidationPolicy::default()).unwrap();
-    assert_eq!(v.sites.len(), 6);
-    assert_eq!(v.plan.len(), 2);
-    assert_eq!((v.plan[0].site_count, v.plan[1].site_count), (3, 3));
+    assert_eq!(v.sites().len(), 6);
+    assert_eq!(v.plan().len(), 2);
+    assert_eq!((v.plan()[0].site_count, v.plan()[1].site_count), (3, 3));
+    assert_eq!(v.shape(), &shape(4));
     assert_eq!(v.interval_seconds, INTERVAL);
 }
 
@@ -387,6 +389,57 @@ fn a_reading_over_the_capacity_bound_names_the_index_and_the_bound() {
 }
 
 #[test]
+fn a_capacity_bound_of_2_pow_32_or_more_is_refused_naming_the_site() {
+    // INTERVAL is 3 hours, so the bound is 3 x capacity_w: 1431655765 W gives 2^32 - 1 Wh.
+    let edge = 1_431_655_765;
+    let mut f = file(3);
+    f.sites[1].capacity_w = edge + 1;
+    f.sites[2].capacity_w = u32::MAX;
+    let e = errors(&f, &shape(4));
+    assert_eq!(
+        site_problems(&e),
+        vec![
+            (
+                102,
+                1,
+                SiteProblem::CapacityBoundTooLarge {
+                    bound_wh: 4_294_967_298,
+                    capacity_w: edge + 1,
+                    interval_seconds: INTERVAL,
+                }
+            ),
+            (
+                103,
+                2,
+                SiteProblem::CapacityBoundTooLarge {
+                    bound_wh: 3 * u64::from(u32::MAX),
+                    capacity_w: u32::MAX,
+                    interval_seconds: INTERVAL,
+                }
+            ),
+        ]
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("site 102 (sites[1]): the capacity bound floor(1431655766 W x 10800 s / 3600) = 4294967298 Wh is too large: it must be below 2^32"),
+        "{text}"
+    );
+
+    // Just below 2^32 the site is valid, and the circuit agrees: the bound fits its range check.
+    f.sites[1].capacity_w = edge;
+    f.sites[2].capacity_w = 250_000;
+    let v = validate(&f, &shape(4), &ValidationPolicy::default()).unwrap();
+    let epoch = prepare_epoch(&v, &mut rand_chacha::ChaCha20Rng::seed_from_u64(3)).unwrap();
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    epoch.batches[0]
+        .circuit
+        .clone()
+        .generate_constraints(cs.clone())
+        .unwrap();
+    assert!(cs.is_satisfied().unwrap());
+}
+
+#[test]
 fn a_wrong_number_of_readings_is_refused() {
     // One site with T - 1 readings (correctly signed).
     let mut f = file(3);
@@ -476,7 +529,7 @@ fn too_few_sites_for_k_anonymity_are_refused() {
     };
     let v = validate(&file(5), &shape(4), &lax).unwrap();
     assert_eq!(
-        v.plan.iter().map(|a| a.site_count).collect::<Vec<_>>(),
+        v.plan().iter().map(|a| a.site_count).collect::<Vec<_>>(),
         vec![3, 2]
     );
     let strict = ValidationPolicy {
@@ -582,7 +635,7 @@ fn the_epoch_is_placed_in_file_order_with_empty_leaves_at_the_end_of_each_batch(
     let s = shape(4);
     let v = validate(&f, &s, &ValidationPolicy::default()).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
-    let epoch = prepare_epoch(&v, &s, &mut rng).unwrap();
+    let epoch = prepare_epoch(&v, &mut rng).unwrap();
     assert_eq!(epoch.batches.len(), 2);
     assert_eq!(epoch.batches[0].site_ids, vec![101, 102, 103, 104]);
     assert_eq!(epoch.batches[1].site_ids, vec![105, 106, 107]);
@@ -623,7 +676,7 @@ fn the_epoch_is_placed_in_file_order_with_empty_leaves_at_the_end_of_each_batch(
     // 9 sites with S = 4: 3 batches of 3.
     let f = file(9);
     let v = validate(&f, &s, &ValidationPolicy::default()).unwrap();
-    let epoch = prepare_epoch(&v, &s, &mut rng).unwrap();
+    let epoch = prepare_epoch(&v, &mut rng).unwrap();
     let leaf_indices: Vec<u64> = epoch.private.sites.iter().map(|s| s.leaf_index).collect();
     assert_eq!(leaf_indices, vec![0, 1, 2, 4, 5, 6, 8, 9, 10]);
 }
@@ -633,7 +686,7 @@ fn the_private_output_is_written_secret_and_reads_back() {
     let f = file(3);
     let s = shape(4);
     let v = validate(&f, &s, &ValidationPolicy::default()).unwrap();
-    let epoch = prepare_epoch(&v, &s, &mut rand::rngs::OsRng).unwrap();
+    let epoch = prepare_epoch(&v, &mut rand::rngs::OsRng).unwrap();
     let dir = std::env::temp_dir().join(format!("gridproof-private-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let proofs = dir.join("proofs.json");

@@ -127,6 +127,29 @@ fn the_file_is_written_atomically_and_read_back() {
 }
 
 #[test]
+fn an_oversized_file_is_refused_as_too_large_not_as_bad_json() {
+    let tmp = TempDir::new("proofs-too-large");
+    let path = tmp.path().join("huge.json");
+    // A sparse file just over the limit: nothing is written to disk, nothing is read.
+    let limit = 64 << 20;
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(limit + 1)
+        .unwrap();
+    let err = ProofsFile::read(&path).unwrap_err();
+    assert!(
+        matches!(&err, ProofsFileError::TooLarge { size, limit: l, .. } if *size == limit + 1 && *l == limit),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("67108865 bytes") && text.contains("67108864"),
+        "{text}"
+    );
+    assert!(!text.contains("JSON"), "{text}");
+}
+
+#[test]
 fn non_canonical_numbers_are_refused_with_their_location() {
     let keys = toy_keys();
     let file = two_batches(&keys);

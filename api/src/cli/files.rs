@@ -1,13 +1,12 @@
 //! File helpers of the command line: reads and atomic writes whose errors name the file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use gridproof_prover::private_output::{StagedFile, SECRET_FILE_MODE};
+use gridproof_prover::fs::{StagedFile, SECRET_FILE_MODE};
 
 use super::CliError;
 
-/// Mode of files that hold nothing secret (proofs files).
-pub const PUBLIC_FILE_MODE: u32 = 0o644;
+pub use gridproof_prover::fs::PUBLIC_FILE_MODE;
 
 /// Reads a whole text file.
 pub fn read_to_string(path: &Path) -> Result<String, CliError> {
@@ -26,28 +25,18 @@ pub fn ensure_absent(path: &Path, force: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Writes `bytes` to a temporary file beside `path` (fsynced), ready to be renamed over it.
-pub fn stage(path: &Path, bytes: &[u8], mode: u32) -> Result<StagedFile, CliError> {
-    StagedFile::create(path, bytes, mode).map_err(|source| CliError::Io {
+/// Writes a file atomically with the given mode: a temporary file beside `path`, fsynced, then
+/// renamed over it ([`StagedFile`]).
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CliError> {
+    let io = |source| CliError::Io {
         action: "write",
         path: path.to_path_buf(),
         source,
-    })
-}
-
-/// Renames a staged file over its target.
-pub fn commit(staged: StagedFile) -> Result<(), CliError> {
-    let path: PathBuf = staged.target().to_path_buf();
-    staged.commit().map_err(|source| CliError::Io {
-        action: "write",
-        path,
-        source,
-    })
-}
-
-/// Writes a file atomically with the given mode.
-pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CliError> {
-    commit(stage(path, bytes, mode)?)
+    };
+    StagedFile::create(path, bytes, mode)
+        .map_err(io)?
+        .commit()
+        .map_err(io)
 }
 
 /// Writes a secret file (keys, locations) atomically with mode 0600.

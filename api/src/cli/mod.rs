@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod export_verifier;
 pub mod files;
 pub mod meter;
 pub mod prove;
@@ -58,6 +59,9 @@ pub enum Command {
     Meter(meter::MeterCommand),
     /// Measure constraints, proving and verifying time, key sizes and memory for one shape.
     Bench(bench::BenchArgs),
+    /// Write the Solidity Groth16 verifier of a key directory (generated from the repository's
+    /// template; rejects public inputs >= r and malformed proofs).
+    ExportVerifier(export_verifier::ExportVerifierArgs),
 }
 
 /// Why a command failed. Each message is complete on its own (it includes its cause).
@@ -124,6 +128,34 @@ pub enum CliError {
     /// The private output could not be written.
     #[error("private output: {0}")]
     PrivateOutput(#[from] gridproof_prover::private_output::PrivateOutputError),
+    /// `prove` could not rename one of its two outputs into place. The private output is renamed
+    /// first, so either nothing was written or only the private output was.
+    #[error(
+        "cannot write {}: {source}; {}",
+        failed.display(),
+        match written {
+            None => "nothing was written".to_string(),
+            Some(written) => format!(
+                "{} WAS written but belongs to no proofs file (anything at {} is from an \
+                 earlier run and does not match it); run prove again",
+                written.display(),
+                failed.display()
+            ),
+        }
+    )]
+    OutputsIncomplete {
+        /// The file that could not be renamed into place.
+        failed: PathBuf,
+        /// The file that was renamed into place before, if any.
+        written: Option<PathBuf>,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A directory could not be replaced (`setup --force`); the message says where the old and
+    /// the new one are.
+    #[error("cannot replace the key directory: {0}")]
+    ReplaceDir(#[from] gridproof_prover::fs::ReplaceDirError),
 }
 
 /// Runs one parsed command line.
@@ -134,6 +166,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Verify(args) => verify::run(&args),
         Command::Meter(command) => meter::run(command),
         Command::Bench(args) => bench::run(&args),
+        Command::ExportVerifier(args) => export_verifier::run(&args),
     }?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,8 @@
 //! keys' manifest (shape only), parse and validate the whole batch file (every problem listed),
 //! refuse if an output exists, load the proving key, place the sites and prove each batch (with
 //! progress on stderr), then stage both outputs as temporary files and rename them into place
-//! (the private output first: proofs without it could never be disclosed from).
+//! (the private output first: proofs without it could never be disclosed from). If a rename
+//! fails, the error says which of the two files was written and which was not.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -14,10 +15,9 @@ use gridproof_circuits::encoding::field_to_decimal;
 use gridproof_prover::batch::{validate, BatchFile, ValidationPolicy, DEFAULT_MIN_SITES_PER_BATCH};
 use gridproof_prover::epoch::prepare_epoch;
 use gridproof_prover::private_output::default_private_output_path;
-use gridproof_prover::{BatchProof, Keys, ProofsFile, ProvePhase};
+use gridproof_prover::{read_shape, BatchProof, Keys, ProofsFile, ProvePhase};
 
-use super::files::{commit, ensure_absent, stage, PUBLIC_FILE_MODE};
-use super::setup::to_circuit_shape;
+use super::files::ensure_absent;
 use super::{parse_count, CliError};
 
 /// Options of `prove`.
@@ -68,19 +68,7 @@ pub fn run(args: &ProveArgs) -> Result<(), CliError> {
         ensure_absent(&private_out, args.force)?;
     }
 
-    let manifest = gridproof_prover::read_manifest(&args.keys)?;
-    let shape = manifest
-        .shape
-        .to_shape()
-        .map(|s| to_circuit_shape(&s))
-        .ok_or_else(|| {
-            CliError::Input(format!(
-                "{}: shape {} does not fit this machine",
-                args.keys.display(),
-                manifest.shape
-            ))
-        })?;
-    shape.validate()?;
+    let (shape, manifest) = read_shape(&args.keys)?;
     if let Some(warning) = manifest.provenance.warning() {
         eprintln!("note: {warning}");
     }
@@ -91,7 +79,7 @@ pub fn run(args: &ProveArgs) -> Result<(), CliError> {
     };
     let validated = validate(&file, &shape, &policy)?;
     let sizes: Vec<String> = validated
-        .plan
+        .plan()
         .iter()
         .map(|a| a.site_count.to_string())
         .collect();
@@ -99,8 +87,8 @@ pub fn run(args: &ProveArgs) -> Result<(), CliError> {
         "prove: {} valid: epoch {}, {} sites in {} batch(es) of up to {} sites ({} real sites each)",
         args.batch.display(),
         validated.epoch,
-        validated.sites.len(),
-        validated.plan.len(),
+        validated.sites().len(),
+        validated.plan().len(),
         shape.sites,
         sizes.join(", ")
     );
@@ -110,8 +98,8 @@ pub fn run(args: &ProveArgs) -> Result<(), CliError> {
             serde_json::json!({
                 "valid": true,
                 "epoch": validated.epoch,
-                "sites": validated.sites.len(),
-                "batches": validated.plan.iter().map(|a| serde_json::json!({
+                "sites": validated.sites().len(),
+                "batches": validated.plan().iter().map(|a| serde_json::json!({
                     "batch_index": a.batch_index,
                     "sites": a.site_count,
                 })).collect::<Vec<_>>(),
@@ -127,14 +115,14 @@ pub fn run(args: &ProveArgs) -> Result<(), CliError> {
         keys.num_constraints,
         loading.elapsed().as_secs_f64()
     );
-    if to_circuit_shape(&keys.shape) != shape {
+    if keys.shape != shape {
         return Err(CliError::Input(format!(
             "{}: the proving key's shape differs from manifest.json's",
             args.keys.display()
         )));
     }
 
-    let epoch = prepare_epoch(&validated, &shape, &mut rand::rngs::OsRng)?;
+    let epoch = prepare_epoch(&validated, &mut rand::rngs::OsRng)?;
     let total = epoch.batches.len();
     let mut proofs = Vec::with_capacity(total);
     let mut summary = Vec::with_capacity(total);
@@ -179,15 +167,24 @@ pub fn run(args: &ProveArgs) -> Result<(), CliError> {
     }
     let proofs_file = ProofsFile::new(epoch.epoch, epoch.registry_root, proofs)?;
 
-    // Stage both, then rename: the private output first.
+    // Stage both, then rename: the private output first. A staged file that is never committed
+    // is removed, so a failure here leaves at most the private output in place.
     let private_staged = epoch.private.stage(&private_out)?;
-    let proofs_staged = stage(
-        &args.out,
-        proofs_file.to_json().as_bytes(),
-        PUBLIC_FILE_MODE,
-    )?;
-    commit(private_staged)?;
-    commit(proofs_staged)?;
+    let proofs_staged = proofs_file.stage(&args.out)?;
+    private_staged
+        .commit()
+        .map_err(|source| CliError::OutputsIncomplete {
+            failed: private_out.clone(),
+            written: None,
+            source,
+        })?;
+    proofs_staged
+        .commit()
+        .map_err(|source| CliError::OutputsIncomplete {
+            failed: args.out.clone(),
+            written: Some(private_out.clone()),
+            source,
+        })?;
     eprintln!(
         "prove: {total} batch(es) proved in {:.1} s; wrote {} and the private output {} (secret: keep it, never publish it)",
         proving.elapsed().as_secs_f64(),

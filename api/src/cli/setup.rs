@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use clap::Args;
 use gridproof_circuits::statement::{BatchCircuit, BatchShape};
+use gridproof_prover::fs::{replace_dir, sibling_path, ReplaceDirError};
 
 use super::{parse_count, CliError};
 
@@ -33,26 +34,6 @@ pub const DEVELOPMENT_SETUP_WARNING: &str = "\
 WARNING: DEVELOPMENT SETUP. This is a single-party Groth16 setup: this machine drew the toxic
 WARNING: waste, and whoever had it can forge proofs of any totals. Use these keys for development
 WARNING: and tests only; production keys come from a phase-2 ceremony.";
-
-/// Converts the statement's shape to the prover's (the same fields).
-pub(crate) fn to_prover_shape(s: &BatchShape) -> gridproof_prover::BatchShape {
-    gridproof_prover::BatchShape {
-        sites: s.sites,
-        readings_per_site: s.readings_per_site,
-        price_slots: s.price_slots,
-        registry_depth: s.registry_depth,
-    }
-}
-
-/// Converts the prover's shape to the statement's (the same fields).
-pub(crate) fn to_circuit_shape(s: &gridproof_prover::BatchShape) -> BatchShape {
-    BatchShape {
-        sites: s.sites,
-        readings_per_site: s.readings_per_site,
-        price_slots: s.price_slots,
-        registry_depth: s.registry_depth,
-    }
-}
 
 /// Runs `setup`.
 pub fn run(args: &SetupArgs) -> Result<(), CliError> {
@@ -85,7 +66,7 @@ pub fn run(args: &SetupArgs) -> Result<(), CliError> {
     let started = Instant::now();
     eprintln!("setup: synthesizing the circuit and generating the keys ...");
     let keys = gridproof_prover::setup_development_with(
-        &to_prover_shape(&shape),
+        &shape,
         BatchCircuit::blank(shape),
         &mut rand::rngs::OsRng,
     )?;
@@ -95,40 +76,32 @@ pub fn run(args: &SetupArgs) -> Result<(), CliError> {
         started.elapsed().as_secs_f64()
     );
     let saving = Instant::now();
-    // Keys::save refuses a non-empty directory; --force replaces it only once the new keys exist.
-    let staging = if occupied {
-        let name = args
-            .out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "keys".into());
-        Some(
-            args.out
-                .with_file_name(format!(".{name}.new-{}", std::process::id())),
-        )
-    } else {
-        None
-    };
-    let target = staging.as_ref().unwrap_or(&args.out);
-    let manifest = keys.save(target)?;
-    if let Some(staged) = &staging {
-        let old = staged.with_file_name(format!(
-            ".{}.old-{}",
-            args.out
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        let io = |source| CliError::Io {
-            action: "replace",
+    // Keys::save refuses a non-empty directory; --force saves the new keys beside it and only
+    // then swaps them in (the old keys are kept until the new ones are in place).
+    let manifest = if occupied {
+        let staged = sibling_path(&args.out, "new").map_err(|source| CliError::Io {
+            action: "write",
             path: args.out.clone(),
             source,
-        };
-        std::fs::rename(&args.out, &old).map_err(io)?;
-        std::fs::rename(staged, &args.out).map_err(io)?;
-        std::fs::remove_dir_all(&old).map_err(io)?;
-    }
+        })?;
+        let manifest = keys.save(&staged)?;
+        match replace_dir(&staged, &args.out) {
+            Ok(()) => {}
+            // The new keys are in place; only the old copy is left over.
+            Err(e @ ReplaceDirError::BackupLeft { .. }) => eprintln!("warning: {e}"),
+            Err(e) => {
+                // The old keys are back: drop the new ones, unless the message has to point
+                // at both because the old could not be put back.
+                if !matches!(e, ReplaceDirError::Restore { .. }) {
+                    let _ = std::fs::remove_dir_all(&staged);
+                }
+                return Err(e.into());
+            }
+        }
+        manifest
+    } else {
+        keys.save(&args.out)?
+    };
     eprintln!(
         "setup: wrote {} in {:.1} s (proving key {} bytes, verifying key {} bytes)",
         args.out.display(),

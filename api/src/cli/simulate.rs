@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use clap::Args;
 use gridproof_circuits::eddsa::PrivateKey;
 use gridproof_circuits::meter::MeterMessage;
-use gridproof_circuits::registry::{reading_bound_wh, MAX_REGION_BYTES};
+use gridproof_circuits::registry::{checked_reading_bound_wh, MAX_REGION_BYTES};
 use gridproof_circuits::statement::MAX_READINGS_PER_SITE;
 use gridproof_prover::batch::{
     BatchFile, LocationRecord, SignatureRecord, SiteRecord, BATCH_FILE_VERSION,
@@ -37,6 +37,15 @@ use super::{parse_count, parse_interval_seconds, parse_u64, CliError};
 
 /// Most sites one simulated file may hold (the registry's 2^20 leaves).
 pub const MAX_SIMULATED_SITES: usize = 1 << 20;
+
+/// Longest time a simulated epoch may cover, interval_seconds x readings_per_site: 366 days
+/// (the weather is drawn per day, so this also bounds the memory it takes).
+pub const MAX_SIMULATED_SECONDS: u64 = 366 * 86_400;
+
+/// Smallest simulated installation, in W.
+const MIN_CAPACITY_W: u32 = 50_000;
+/// Largest simulated installation, in W; its capacity bound must fit the statement's 32 bits.
+const MAX_CAPACITY_W: u32 = 2_000_000;
 
 /// Options of `meter simulate`.
 #[derive(Debug, Args)]
@@ -300,6 +309,24 @@ pub fn simulate(params: &SimulationParams, seed: [u8; 32]) -> Result<Simulation,
             "--interval-seconds must be at least 1".into(),
         ));
     }
+    let covered_seconds = u64::from(params.interval_seconds) * params.readings_per_site as u64;
+    if covered_seconds > MAX_SIMULATED_SECONDS {
+        return Err(CliError::Input(format!(
+            "--interval-seconds {} x --readings-per-site {} covers {covered_seconds} s (about {} \
+             days); a simulated epoch covers at most 366 days ({MAX_SIMULATED_SECONDS} s)",
+            params.interval_seconds,
+            params.readings_per_site,
+            covered_seconds / 86_400
+        )));
+    }
+    // Every simulated site must be provable: its capacity bound must be below 2^32.
+    if checked_reading_bound_wh(MAX_CAPACITY_W, params.interval_seconds).is_none() {
+        return Err(CliError::Input(format!(
+            "--interval-seconds {} is too long: a {MAX_CAPACITY_W} W site's capacity bound would \
+             be 2^32 Wh per interval or more, which the statement cannot prove",
+            params.interval_seconds
+        )));
+    }
     let day0 = i64::try_from(params.epoch).map_err(|_| {
         CliError::Input(format!(
             "epoch {} is too large to be a day number",
@@ -315,7 +342,6 @@ pub fn simulate(params: &SimulationParams, seed: [u8; 32]) -> Result<Simulation,
     let mut rng = ChaCha20Rng::from_seed(seed);
     let t = params.readings_per_site;
     let interval = u64::from(params.interval_seconds);
-    let covered_seconds = interval * t as u64;
     let days = covered_seconds.div_ceil(86_400).max(1) as usize;
 
     let slots: Vec<u32> = (0..t as u64)
@@ -351,8 +377,9 @@ pub fn simulate(params: &SimulationParams, seed: [u8; 32]) -> Result<Simulation,
         debug_assert!(city.region.len() <= MAX_REGION_BYTES);
 
         // Log-uniform 50 kW .. 2 MW, in steps of 500 W.
-        let capacity = (rng.gen_range(50_000f64.ln()..2_000_000f64.ln())).exp();
-        let capacity_w = ((capacity / 500.0).round() * 500.0).clamp(50_000.0, 2_000_000.0) as u32;
+        let (min_w, max_w) = (f64::from(MIN_CAPACITY_W), f64::from(MAX_CAPACITY_W));
+        let capacity = (rng.gen_range(min_w.ln()..max_w.ln())).exp();
+        let capacity_w = ((capacity / 500.0).round() * 500.0).clamp(min_w, max_w) as u32;
         let site_factor = rng.gen_range(0.85..1.20);
         let prices_uusd_per_kwh: Vec<u32> = BASE_PRICES_UUSD_PER_KWH
             .iter()
@@ -361,8 +388,10 @@ pub fn simulate(params: &SimulationParams, seed: [u8; 32]) -> Result<Simulation,
         let derate = rng.gen_range(0.78..0.88);
         let battery = rng.gen_bool(0.3).then(|| rng.gen_range(0.15..0.35));
 
-        let bound_wh =
-            reading_bound_wh(capacity_w, params.interval_seconds).min(u64::from(u32::MAX));
+        let bound_wh = u64::from(
+            checked_reading_bound_wh(capacity_w, params.interval_seconds)
+                .expect("capacity_w <= MAX_CAPACITY_W, whose bound was checked above"),
+        );
         let samples = interval.div_ceil(300).clamp(1, 48);
         let mut energy: Vec<f64> = Vec::with_capacity(t);
         for k in 0..t as u64 {

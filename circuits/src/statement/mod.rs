@@ -26,7 +26,7 @@ use crate::{
     eddsa::{PrivateKey, Signature},
     merkle::{MerklePath, MerkleTree, REGISTRY_DEPTH},
     meter::MeterMessage,
-    registry::{reading_bound_wh, RegistryEntry, RegistryError, MAX_PRICE_SLOTS},
+    registry::{RegistryEntry, RegistryError, MAX_PRICE_SLOTS},
     schedule::Schedule,
     Fr,
 };
@@ -317,34 +317,6 @@ impl SiteWitness {
             interval_seconds,
             readings_wh: self.readings_wh.clone(),
         }
-    }
-
-    /// Whether every reading is within the capacity bound and the signature verifies: what the
-    /// circuit will enforce, checked natively.
-    pub fn check(&self, epoch: u64, interval_seconds: u32) -> Result<(), String> {
-        let bound = reading_bound_wh(self.entry.capacity_w, interval_seconds);
-        if bound >= 1 << 32 {
-            return Err(format!(
-                "capacity bound {bound} Wh per interval does not fit 32 bits"
-            ));
-        }
-        if let Some((i, r)) = self
-            .readings_wh
-            .iter()
-            .enumerate()
-            .find(|(_, &r)| r as u64 > bound)
-        {
-            return Err(format!(
-                "reading {i} is {r} Wh, above the capacity bound {bound} Wh"
-            ));
-        }
-        self.entry
-            .meter_key
-            .verify(
-                self.message(epoch, interval_seconds).hash(),
-                &self.signature,
-            )
-            .map_err(|e| format!("meter signature: {e}"))
     }
 }
 

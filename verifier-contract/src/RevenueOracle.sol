@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+
+import {IGroth16Verifier} from "./IGroth16Verifier.sol";
+import {IRevenueOracle} from "./IRevenueOracle.sol";
+
+/// @title RevenueOracle: verified energy and revenue of gridproof epochs
+/// @notice The registrar opens an epoch (registry root, price schedule, reading interval, number of
+/// batches); anyone then submits each batch's Groth16 proof with its public inputs. Each
+/// (epoch, batch) is accepted once, whoever sends it and whatever proof bytes it carries: Groth16
+/// proofs are malleable, so replay protection keys on the statement, never on the proof. An epoch
+/// is final when all its batches are in; its totals are then what the vault pays yield on.
+/// @dev Public inputs, in circuit order: epoch, registry_root, batch_index, total_energy_wh,
+/// total_revenue_nusd, readings_root, interval_seconds, schedule_hash. Totals are kept in 96 bits
+/// each (7.9e28 Wh; 7.9e28 nano-USD = 7.9e19 USD): a batch that would overflow them is refused.
+contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
+    /// @notice Role that opens epochs (publishes registry roots and schedules).
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+
+    /// @notice The shortest delay the verifier timelock may have.
+    uint256 public constant MIN_VERIFIER_UPDATE_DELAY = 1 days;
+
+    /// @notice The BN254 scalar field modulus r: public inputs are below it.
+    uint256 public constant SNARK_SCALAR_FIELD = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
+
+    // Positions of the public inputs (circuits/src/statement/mod.rs, PublicInputs::NAMES).
+    uint256 internal constant IN_EPOCH = 0;
+    uint256 internal constant IN_REGISTRY_ROOT = 1;
+    uint256 internal constant IN_BATCH_INDEX = 2;
+    uint256 internal constant IN_TOTAL_ENERGY_WH = 3;
+    uint256 internal constant IN_TOTAL_REVENUE_NUSD = 4;
+    uint256 internal constant IN_READINGS_ROOT = 5;
+    uint256 internal constant IN_INTERVAL_SECONDS = 6;
+    uint256 internal constant IN_SCHEDULE_HASH = 7;
+
+    /// @dev The accepted-batches bitmap holds 255 batches per word; bit 255 of each word is a
+    /// sentinel set when the word is first written (word 0 when the epoch is opened), so that a
+    /// submission changes a non-zero slot (5,000 gas) instead of creating one (22,100 gas).
+    uint256 internal constant BATCHES_PER_WORD = 255;
+    uint256 internal constant WORD_SENTINEL = 1 << 255;
+
+    /// @notice The per-epoch state a submission reads and writes (two storage slots).
+    /// @param configDigest keccak256(registryRoot, scheduleHash, intervalSeconds) of the opening.
+    /// @param batchCount Number of batches; 0 means the epoch was never opened.
+    /// @param batchesAccepted Batches accepted so far; the epoch is final when it equals batchCount.
+    /// @param totalEnergyWh Sum of accepted batches' energy (Wh).
+    /// @param totalRevenueNusd Sum of accepted batches' revenue (nano-USD).
+    struct EpochState {
+        bytes32 configDigest;
+        uint32 batchCount;
+        uint32 batchesAccepted;
+        uint96 totalEnergyWh;
+        uint96 totalRevenueNusd;
+    }
+
+    /// @notice What the registrar published when opening an epoch (read by clients, not by
+    /// submissions, which compare against the digest).
+    /// @param registryRoot Root of the epoch's registry tree (below r).
+    /// @param scheduleHash Hash of the epoch's time-of-use price schedule (below r).
+    /// @param intervalSeconds Length of one reading interval, seconds.
+    struct EpochConfig {
+        uint256 registryRoot;
+        uint256 scheduleHash;
+        uint32 intervalSeconds;
+    }
+
+    /// @notice The verifier in force. Shares a storage slot with Pausable's flag (one cold read).
+    IGroth16Verifier public verifier;
+
+    /// @notice A proposed verifier, or zero when none is pending.
+    IGroth16Verifier public pendingVerifier;
+    /// @notice When the pending verifier may be installed (unix seconds), or 0.
+    uint64 public pendingVerifierEta;
+    /// @notice Delay between proposing and installing a verifier, in seconds.
+    uint64 public immutable verifierUpdateDelay;
+
+    mapping(uint256 epoch => EpochState) internal _epochs;
+    mapping(uint256 epoch => EpochConfig) internal _configs;
+    /// @dev Accepted batches of an epoch: bit (i % 255) of word (i / 255), plus the sentinel.
+    mapping(uint256 epoch => mapping(uint256 word => uint256 bits)) internal _accepted;
+
+    /// @notice An epoch was opened for submissions.
+    event EpochOpened(
+        uint256 indexed epoch, uint256 registryRoot, uint256 scheduleHash, uint32 intervalSeconds, uint32 batchCount
+    );
+    /// @notice A batch proof verified and its totals were added to its epoch.
+    event BatchAccepted(
+        uint256 indexed epoch,
+        uint256 indexed batchIndex,
+        address indexed submitter,
+        uint256 totalEnergyWh,
+        uint256 totalRevenueNusd,
+        uint256 readingsRoot
+    );
+    /// @notice Every batch of an epoch is in; its totals are final.
+    event EpochFinalized(uint256 indexed epoch, uint256 totalEnergyWh, uint256 totalRevenueNusd);
+    /// @notice A new verifier was proposed; it can be installed from `eta` on.
+    event VerifierUpdateProposed(address indexed newVerifier, uint256 eta);
+    /// @notice The pending verifier proposal was withdrawn.
+    event VerifierUpdateCancelled(address indexed cancelledVerifier);
+    /// @notice The verifier in force changed.
+    event VerifierUpdated(address indexed oldVerifier, address indexed newVerifier);
+
+    /// @notice The epoch number does not fit the statement's 64 bits.
+    error EpochOutOfRange(uint256 epoch);
+    /// @notice The epoch has already been opened (its parameters never change).
+    error EpochAlreadyOpen(uint256 epoch);
+    /// @notice The epoch has not been opened.
+    error EpochNotOpen(uint256 epoch);
+    /// @notice An epoch needs at least one batch and a non-zero interval.
+    error InvalidEpochParameters();
+    /// @notice A registry root or schedule hash is not below r, so no proof could match it.
+    error NotAFieldElement(uint256 value);
+    /// @notice The batch's registry root, schedule hash or interval differ from the epoch's.
+    error StatementMismatch(uint256 epoch, uint256 batchIndex);
+    /// @notice The batch index is not below the epoch's number of batches.
+    error BatchIndexOutOfRange(uint256 epoch, uint256 batchIndex, uint256 batchCount);
+    /// @notice This (epoch, batch) was already accepted (whatever proof bytes it came with).
+    error BatchAlreadyAccepted(uint256 epoch, uint256 batchIndex);
+    /// @notice The epoch's totals would not fit their 96 bits.
+    error TotalsOverflow(uint256 epoch, uint256 batchIndex);
+    /// @notice The verifier rejected the proof (or an input >= r, or a malformed point).
+    error InvalidProof(uint256 epoch, uint256 batchIndex);
+    /// @notice The address is not a verifier of this statement (no code or wrong input count).
+    error InvalidVerifier(address verifier);
+    /// @notice A verifier update delay below the minimum.
+    error DelayTooShort(uint256 delay, uint256 minimum);
+    /// @notice No verifier update is pending.
+    error NoPendingVerifier();
+    /// @notice The pending verifier cannot be installed before its eta.
+    error VerifierUpdateNotReady(uint256 eta, uint256 nowSeconds);
+
+    /// @notice Deploys the oracle.
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (roles, pausing, verifier timelock).
+    /// @param registrar Receives REGISTRAR_ROLE (may be zero to grant it later).
+    /// @param initialVerifier The generated Groth16 verifier of the batch statement's key.
+    /// @param updateDelaySeconds The verifier timelock delay, at least MIN_VERIFIER_UPDATE_DELAY.
+    constructor(address admin, address registrar, IGroth16Verifier initialVerifier, uint64 updateDelaySeconds) {
+        if (updateDelaySeconds < MIN_VERIFIER_UPDATE_DELAY) {
+            revert DelayTooShort(updateDelaySeconds, MIN_VERIFIER_UPDATE_DELAY);
+        }
+        _checkVerifier(initialVerifier);
+        verifierUpdateDelay = updateDelaySeconds;
+        verifier = initialVerifier;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        if (registrar != address(0)) {
+            _grantRole(REGISTRAR_ROLE, registrar);
+        }
+        emit VerifierUpdated(address(0), address(initialVerifier));
+    }
+
+    // ---------------------------------------------------------------- epochs and batches
+
+    /// @notice Opens an epoch for batch submissions. Its parameters never change afterwards.
+    /// @param epoch The epoch (days since 1970-01-01), below 2^64.
+    /// @param registryRoot Root of the epoch's registry tree (below r).
+    /// @param scheduleHash Hash of the epoch's price schedule (below r).
+    /// @param intervalSeconds Reading interval, seconds (non-zero).
+    /// @param batchCount Number of batches the epoch's registry is split into (non-zero).
+    function openEpoch(
+        uint256 epoch,
+        uint256 registryRoot,
+        uint256 scheduleHash,
+        uint32 intervalSeconds,
+        uint32 batchCount
+    ) external onlyRole(REGISTRAR_ROLE) whenNotPaused {
+        if (epoch > type(uint64).max) revert EpochOutOfRange(epoch);
+        if (batchCount == 0 || intervalSeconds == 0) revert InvalidEpochParameters();
+        if (registryRoot >= SNARK_SCALAR_FIELD) revert NotAFieldElement(registryRoot);
+        if (scheduleHash >= SNARK_SCALAR_FIELD) revert NotAFieldElement(scheduleHash);
+        EpochState storage state = _epochs[epoch];
+        if (state.batchCount != 0) revert EpochAlreadyOpen(epoch);
+
+        state.configDigest = _configDigest(registryRoot, scheduleHash, intervalSeconds);
+        state.batchCount = batchCount;
+        _configs[epoch] = EpochConfig(registryRoot, scheduleHash, intervalSeconds);
+        // The registrar pre-pays the first bitmap word (epochs of up to 255 batches).
+        _accepted[epoch][0] = WORD_SENTINEL;
+        emit EpochOpened(epoch, registryRoot, scheduleHash, intervalSeconds, batchCount);
+    }
+
+    /// @notice Submits one batch's proof. Anyone may call; the statement, not the sender or the
+    /// proof bytes, decides acceptance. Reverts unless the proof verifies and the batch is new.
+    /// @param publicInputs The batch's public inputs in circuit order (see the contract's @dev).
+    /// @param proof The Groth16 proof as EIP-197 words (see IGroth16Verifier).
+    function submitBatch(uint256[8] calldata publicInputs, uint256[8] calldata proof) external whenNotPaused {
+        uint256 epoch = publicInputs[IN_EPOCH];
+        uint256 batchIndex = publicInputs[IN_BATCH_INDEX];
+        EpochState storage state = _epochs[epoch];
+
+        // Checks: the statement is the opened epoch's, the batch is new, the proof verifies.
+        (uint256 word, uint256 bit) = _checkStatement(state, publicInputs);
+        (uint256 newEnergyWh, uint256 newRevenueNusd) = _newTotals(state, publicInputs);
+        if (!verifier.verifyProof(proof, publicInputs)) revert InvalidProof(epoch, batchIndex);
+
+        // Effects.
+        _accepted[epoch][batchIndex / BATCHES_PER_WORD] = word | bit | WORD_SENTINEL;
+        uint32 accepted = state.batchesAccepted + 1;
+        state.batchesAccepted = accepted;
+        // casting to 'uint96' is safe because _newTotals reverts above 2^96 - 1
+        // forge-lint: disable-next-line(unsafe-typecast)
+        state.totalEnergyWh = uint96(newEnergyWh);
+        // casting to 'uint96' is safe because _newTotals reverts above 2^96 - 1
+        // forge-lint: disable-next-line(unsafe-typecast)
+        state.totalRevenueNusd = uint96(newRevenueNusd);
+        emit BatchAccepted(
+            epoch,
+            batchIndex,
+            msg.sender,
+            publicInputs[IN_TOTAL_ENERGY_WH],
+            publicInputs[IN_TOTAL_REVENUE_NUSD],
+            publicInputs[IN_READINGS_ROOT]
+        );
+        if (accepted == state.batchCount) emit EpochFinalized(epoch, newEnergyWh, newRevenueNusd);
+    }
+
+    /// @dev Reverts unless the batch belongs to an opened epoch with the same registry root,
+    /// schedule and interval, its index is in range and it was not accepted yet. Returns the
+    /// batch's bitmap word and bit.
+    function _checkStatement(EpochState storage state, uint256[8] calldata publicInputs)
+        internal
+        view
+        returns (uint256 word, uint256 bit)
+    {
+        uint256 epoch = publicInputs[IN_EPOCH];
+        uint256 batchIndex = publicInputs[IN_BATCH_INDEX];
+        uint256 batchCount = state.batchCount;
+        if (batchCount == 0) revert EpochNotOpen(epoch);
+        if (batchIndex >= batchCount) revert BatchIndexOutOfRange(epoch, batchIndex, batchCount);
+        bytes32 digest = _configDigest(
+            publicInputs[IN_REGISTRY_ROOT], publicInputs[IN_SCHEDULE_HASH], publicInputs[IN_INTERVAL_SECONDS]
+        );
+        if (state.configDigest != digest) revert StatementMismatch(epoch, batchIndex);
+        word = _accepted[epoch][batchIndex / BATCHES_PER_WORD];
+        bit = 1 << (batchIndex % BATCHES_PER_WORD);
+        if (word & bit != 0) revert BatchAlreadyAccepted(epoch, batchIndex);
+    }
+
+    /// @dev The epoch's totals with this batch added; reverts if they would not fit 96 bits
+    /// (including any batch total >= 2^96, which also rules out totals >= r here).
+    function _newTotals(EpochState storage state, uint256[8] calldata publicInputs)
+        internal
+        view
+        returns (uint256 newEnergyWh, uint256 newRevenueNusd)
+    {
+        uint256 energyWh = publicInputs[IN_TOTAL_ENERGY_WH];
+        uint256 revenueNusd = publicInputs[IN_TOTAL_REVENUE_NUSD];
+        if (energyWh > type(uint96).max || revenueNusd > type(uint96).max) {
+            revert TotalsOverflow(publicInputs[IN_EPOCH], publicInputs[IN_BATCH_INDEX]);
+        }
+        newEnergyWh = uint256(state.totalEnergyWh) + energyWh;
+        newRevenueNusd = uint256(state.totalRevenueNusd) + revenueNusd;
+        if (newEnergyWh > type(uint96).max || newRevenueNusd > type(uint96).max) {
+            revert TotalsOverflow(publicInputs[IN_EPOCH], publicInputs[IN_BATCH_INDEX]);
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IRevenueOracle
+    function epochTotals(uint256 epoch)
+        external
+        view
+        returns (bool isFinal, uint256 totalEnergyWh, uint256 totalRevenueNusd)
+    {
+        EpochState storage state = _epochs[epoch];
+        isFinal = state.batchCount != 0 && state.batchesAccepted == state.batchCount;
+        return (isFinal, state.totalEnergyWh, state.totalRevenueNusd);
+    }
+
+    /// @notice An epoch's progress.
+    /// @param epoch The epoch.
+    /// @return batchCount Number of batches (0: not opened).
+    /// @return batchesAccepted Batches accepted so far.
+    function epochProgress(uint256 epoch) external view returns (uint256 batchCount, uint256 batchesAccepted) {
+        EpochState storage state = _epochs[epoch];
+        return (state.batchCount, state.batchesAccepted);
+    }
+
+    /// @notice What the registrar published for an epoch (zeros if not opened).
+    /// @param epoch The epoch.
+    /// @return config Registry root, schedule hash and interval.
+    function epochConfig(uint256 epoch) external view returns (EpochConfig memory config) {
+        return _configs[epoch];
+    }
+
+    /// @notice Whether a batch of an epoch has been accepted.
+    /// @param epoch The epoch.
+    /// @param batchIndex The batch.
+    /// @return accepted True once the batch's proof was accepted.
+    function isBatchAccepted(uint256 epoch, uint256 batchIndex) external view returns (bool accepted) {
+        return _accepted[epoch][batchIndex / BATCHES_PER_WORD] & (1 << (batchIndex % BATCHES_PER_WORD)) != 0;
+    }
+
+    // ---------------------------------------------------------------- administration
+
+    /// @notice Stops openings and submissions (admin only).
+    function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _pause();
+    }
+
+    /// @notice Resumes openings and submissions (admin only).
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
+    }
+
+    /// @notice Proposes a new verifier (a new key after a ceremony); it can be installed after
+    /// `verifierUpdateDelay`. Replaces any pending proposal.
+    /// @param newVerifier The new verifier (a contract answering NUM_PUBLIC_INPUTS() == 8).
+    function proposeVerifier(IGroth16Verifier newVerifier) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _checkVerifier(newVerifier);
+        uint64 eta = uint64(block.timestamp) + verifierUpdateDelay;
+        pendingVerifier = newVerifier;
+        pendingVerifierEta = eta;
+        emit VerifierUpdateProposed(address(newVerifier), eta);
+    }
+
+    /// @notice Withdraws the pending verifier proposal.
+    function cancelVerifierUpdate() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        IGroth16Verifier pending = pendingVerifier;
+        if (address(pending) == address(0)) revert NoPendingVerifier();
+        delete pendingVerifier;
+        delete pendingVerifierEta;
+        emit VerifierUpdateCancelled(address(pending));
+    }
+
+    /// @notice Installs the pending verifier once its delay has passed.
+    function executeVerifierUpdate() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        IGroth16Verifier pending = pendingVerifier;
+        if (address(pending) == address(0)) revert NoPendingVerifier();
+        if (block.timestamp < pendingVerifierEta) revert VerifierUpdateNotReady(pendingVerifierEta, block.timestamp);
+        address old = address(verifier);
+        verifier = pending;
+        delete pendingVerifier;
+        delete pendingVerifierEta;
+        emit VerifierUpdated(old, address(pending));
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _configDigest(uint256 registryRoot, uint256 scheduleHash, uint256 intervalSeconds)
+        internal
+        pure
+        returns (bytes32 digest)
+    {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, registryRoot)
+            mstore(add(m, 0x20), scheduleHash)
+            mstore(add(m, 0x40), intervalSeconds)
+            digest := keccak256(m, 0x60)
+        }
+    }
+
+    function _checkVerifier(IGroth16Verifier candidate) internal view {
+        if (address(candidate).code.length == 0) revert InvalidVerifier(address(candidate));
+        try candidate.NUM_PUBLIC_INPUTS() returns (uint256 count) {
+            if (count != 8) revert InvalidVerifier(address(candidate));
+        } catch {
+            revert InvalidVerifier(address(candidate));
+        }
+    }
+}
