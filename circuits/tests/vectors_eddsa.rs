@@ -5,48 +5,15 @@
 //! The folder comes from `GRIDPROOF_VECTORS_DIR` (default `../shared/vectors` next to the
 //! workspace).
 
-use std::path::PathBuf;
+mod common;
 
 use ark_r1cs_std::{alloc::AllocVar, fields::fp::FpVar};
 use ark_relations::gr1cs::ConstraintSystem;
+use common::{field, load};
 use gridproof_circuits::eddsa::constraints::{verify_signature_var, PublicKeyVar, SignatureVar};
 use gridproof_circuits::eddsa::{PrivateKey, PublicKey, Signature};
-use gridproof_circuits::encoding::parse_field;
 use gridproof_circuits::Fr;
 use serde_json::Value;
-
-fn vectors_dir() -> PathBuf {
-    match std::env::var_os("GRIDPROOF_VECTORS_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
-    }
-}
-
-fn load(name: &str) -> Vec<Value> {
-    let path = vectors_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read test vectors {} ({e}); set GRIDPROOF_VECTORS_DIR to the folder of the \
-             shared vectors",
-            path.display()
-        )
-    });
-    let json: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-    let vectors = json["vectors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{} has no \"vectors\" array", path.display()))
-        .clone();
-    assert!(!vectors.is_empty(), "{} has no vectors", path.display());
-    vectors
-}
-
-fn field(v: &Value) -> Fr {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a decimal string, got {v}"));
-    parse_field(s).unwrap_or_else(|e| panic!("bad field element {s}: {e}"))
-}
 
 fn private_key(v: &Value) -> PrivateKey {
     let bytes: Vec<u8> = (0..32)

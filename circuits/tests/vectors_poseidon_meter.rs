@@ -7,67 +7,18 @@
 //! the test with a message naming the path: these vectors are never silently skipped.
 //! (Signatures in `meter_v1.json` are checked by the EdDSA vector tests.)
 
-use std::path::PathBuf;
+mod common;
 
 use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::fp::FpVar, GR1CSVar};
 use ark_relations::gr1cs::{ConstraintSystem, ConstraintSystemRef};
+use common::{field, load, text};
 use gridproof_circuits::{
-    encoding::{parse_field, parse_uint},
+    encoding::parse_uint,
     meter::{self, constraints::message_hash_var, MeterMessage},
     poseidon::{self, constraints::hash_var},
     Fr,
 };
 use serde_json::Value;
-
-fn vectors_dir() -> PathBuf {
-    let workspace_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let configured = std::env::var_os("GRIDPROOF_VECTORS_DIR");
-    let dir = workspace_root.join(
-        configured
-            .clone()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("../shared/vectors")),
-    );
-    assert!(
-        dir.is_dir(),
-        "vectors folder {} not found ({}); set GRIDPROOF_VECTORS_DIR to the folder holding \
-         poseidon.json and meter_v1.json (relative paths are resolved against the workspace root)",
-        dir.display(),
-        if configured.is_some() {
-            "from GRIDPROOF_VECTORS_DIR"
-        } else {
-            "default ../shared/vectors"
-        },
-    );
-    dir
-}
-
-fn load(name: &str) -> Vec<Value> {
-    let path = vectors_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read vector file {}: {e}", path.display()));
-    let json: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-    let vectors = json["vectors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{} has no \"vectors\" array", path.display()))
-        .clone();
-    assert!(!vectors.is_empty(), "{} holds no vectors", path.display());
-    vectors
-}
-
-/// A decimal string or JSON number, as the vectors write integers.
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        other => panic!("expected a number or decimal string, got {other}"),
-    }
-}
-
-fn field(v: &Value) -> Fr {
-    parse_field(&text(v)).unwrap_or_else(|e| panic!("bad field element {v}: {e}"))
-}
 
 fn uint(v: &Value, bits: u32) -> u64 {
     parse_uint(&text(v), bits).unwrap_or_else(|e| panic!("bad u{bits} {v}: {e}"))
