@@ -23,6 +23,15 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
     /// @notice The shortest delay the verifier timelock may have.
     uint256 public constant MIN_VERIFIER_UPDATE_DELAY = 1 days;
 
+    /// @notice How long after its eta an approved verifier proposal may still be executed; after
+    /// that it is stale (it must be proposed again, and wait the delay again).
+    uint256 public constant VERIFIER_UPDATE_GRACE_PERIOD = 14 days;
+
+    /// @notice The most batches an epoch may have (2^16: a registry of 2^16 x S sites; the
+    /// bitmap then spans 257 words). Bounds a registrar's typo, which would leave an epoch that
+    /// can never become final.
+    uint32 public constant MAX_BATCH_COUNT = 65_536;
+
     /// @notice The BN254 scalar field modulus r: public inputs are below it.
     uint256 public constant SNARK_SCALAR_FIELD = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
 
@@ -67,7 +76,18 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
         uint32 intervalSeconds;
     }
 
-    /// @notice The verifier in force. Shares a storage slot with Pausable's flag (one cold read).
+    /// @dev The stored form of an epoch's configuration: EpochConfig plus the verifier pinned at
+    /// `openEpoch`, which shares the interval's slot (the one slot a submission reads here).
+    /// Kept apart from EpochConfig so that `epochConfig`'s return type stays unchanged.
+    struct StoredEpochConfig {
+        uint256 registryRoot;
+        uint256 scheduleHash;
+        uint32 intervalSeconds;
+        IGroth16Verifier verifier;
+    }
+
+    /// @notice The verifier in force: the one pinned to epochs opened from now on (an epoch's
+    /// batches are all verified by the verifier of its opening, see `epochVerifier`).
     IGroth16Verifier public verifier;
 
     /// @notice A proposed verifier, or zero when none is pending.
@@ -78,7 +98,7 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
     uint64 public immutable verifierUpdateDelay;
 
     mapping(uint256 epoch => EpochState) internal _epochs;
-    mapping(uint256 epoch => EpochConfig) internal _configs;
+    mapping(uint256 epoch => StoredEpochConfig) internal _configs;
     /// @dev Accepted batches of an epoch: bit (i % 255) of word (i / 255), plus the sentinel.
     mapping(uint256 epoch => mapping(uint256 word => uint256 bits)) internal _accepted;
 
@@ -95,6 +115,8 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
         uint256 totalRevenueNusd,
         uint256 readingsRoot
     );
+    /// @notice The registrar withdrew an epoch before any batch was accepted; it may be opened again.
+    event EpochCancelled(uint256 indexed epoch);
     /// @notice Every batch of an epoch is in; its totals are final.
     event EpochFinalized(uint256 indexed epoch, uint256 totalEnergyWh, uint256 totalRevenueNusd);
     /// @notice A new verifier was proposed; it can be installed from `eta` on.
@@ -132,6 +154,12 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
     error NoPendingVerifier();
     /// @notice The pending verifier cannot be installed before its eta.
     error VerifierUpdateNotReady(uint256 eta, uint256 nowSeconds);
+    /// @notice The pending verifier was not installed within the grace period after its eta.
+    error VerifierUpdateExpired(uint256 eta, uint256 deadline, uint256 nowSeconds);
+    /// @notice More batches than MAX_BATCH_COUNT.
+    error BatchCountTooLarge(uint256 batchCount, uint256 maximum);
+    /// @notice The epoch already has accepted batches, so it can no longer be cancelled.
+    error EpochHasAcceptedBatches(uint256 epoch, uint256 batchesAccepted);
 
     /// @notice Deploys the oracle.
     /// @param admin Receives DEFAULT_ADMIN_ROLE (roles, pausing, verifier timelock).
@@ -154,12 +182,15 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
 
     // ---------------------------------------------------------------- epochs and batches
 
-    /// @notice Opens an epoch for batch submissions. Its parameters never change afterwards.
+    /// @notice Opens an epoch for batch submissions and pins the verifier in force to it: every
+    /// batch of the epoch is verified with that verifier, even after a verifier update (a key
+    /// with another batch size S would otherwise re-map batch indices mid-epoch). Its parameters
+    /// never change afterwards, except that `cancelEpoch` may withdraw it while no batch is in.
     /// @param epoch The epoch (days since 1970-01-01), below 2^64.
     /// @param registryRoot Root of the epoch's registry tree (below r).
     /// @param scheduleHash Hash of the epoch's price schedule (below r).
     /// @param intervalSeconds Reading interval, seconds (non-zero).
-    /// @param batchCount Number of batches the epoch's registry is split into (non-zero).
+    /// @param batchCount Number of batches the epoch's registry is split into (1..MAX_BATCH_COUNT).
     function openEpoch(
         uint256 epoch,
         uint256 registryRoot,
@@ -169,6 +200,7 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
     ) external onlyRole(REGISTRAR_ROLE) whenNotPaused {
         if (epoch > type(uint64).max) revert EpochOutOfRange(epoch);
         if (batchCount == 0 || intervalSeconds == 0) revert InvalidEpochParameters();
+        if (batchCount > MAX_BATCH_COUNT) revert BatchCountTooLarge(batchCount, MAX_BATCH_COUNT);
         if (registryRoot >= SNARK_SCALAR_FIELD) revert NotAFieldElement(registryRoot);
         if (scheduleHash >= SNARK_SCALAR_FIELD) revert NotAFieldElement(scheduleHash);
         EpochState storage state = _epochs[epoch];
@@ -176,10 +208,24 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
 
         state.configDigest = _configDigest(registryRoot, scheduleHash, intervalSeconds);
         state.batchCount = batchCount;
-        _configs[epoch] = EpochConfig(registryRoot, scheduleHash, intervalSeconds);
+        _configs[epoch] = StoredEpochConfig(registryRoot, scheduleHash, intervalSeconds, verifier);
         // The registrar pre-pays the first bitmap word (epochs of up to 255 batches).
         _accepted[epoch][0] = WORD_SENTINEL;
         emit EpochOpened(epoch, registryRoot, scheduleHash, intervalSeconds, batchCount);
+    }
+
+    /// @notice Withdraws an opened epoch while none of its batches has been accepted (a wrong
+    /// root, schedule, interval or batch count), so that it can be opened again. Allowed while
+    /// paused: pause first to make sure no batch lands before the cancellation.
+    /// @param epoch The epoch.
+    function cancelEpoch(uint256 epoch) external onlyRole(REGISTRAR_ROLE) {
+        EpochState storage state = _epochs[epoch];
+        if (state.batchCount == 0) revert EpochNotOpen(epoch);
+        if (state.batchesAccepted != 0) revert EpochHasAcceptedBatches(epoch, state.batchesAccepted);
+        delete _epochs[epoch];
+        delete _configs[epoch];
+        // The accepted-batches bitmap holds no batch bits (none was accepted); its sentinel stays.
+        emit EpochCancelled(epoch);
     }
 
     /// @notice Submits one batch's proof. Anyone may call; the statement, not the sender or the
@@ -194,7 +240,8 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
         // Checks: the statement is the opened epoch's, the batch is new, the proof verifies.
         (uint256 word, uint256 bit) = _checkStatement(state, publicInputs);
         (uint256 newEnergyWh, uint256 newRevenueNusd) = _newTotals(state, publicInputs);
-        if (!verifier.verifyProof(proof, publicInputs)) revert InvalidProof(epoch, batchIndex);
+        // The verifier pinned at the epoch's opening, never the one in force now.
+        if (!_configs[epoch].verifier.verifyProof(proof, publicInputs)) revert InvalidProof(epoch, batchIndex);
 
         // Effects.
         _accepted[epoch][batchIndex / BATCHES_PER_WORD] = word | bit | WORD_SENTINEL;
@@ -284,7 +331,16 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
     /// @param epoch The epoch.
     /// @return config Registry root, schedule hash and interval.
     function epochConfig(uint256 epoch) external view returns (EpochConfig memory config) {
-        return _configs[epoch];
+        StoredEpochConfig storage stored = _configs[epoch];
+        return EpochConfig(stored.registryRoot, stored.scheduleHash, stored.intervalSeconds);
+    }
+
+    /// @notice The verifier that checks every batch of an epoch: the one in force when it was
+    /// opened (zero if not opened).
+    /// @param epoch The epoch.
+    /// @return epochVerifier_ The pinned verifier.
+    function epochVerifier(uint256 epoch) external view returns (IGroth16Verifier epochVerifier_) {
+        return _configs[epoch].verifier;
     }
 
     /// @notice Whether a batch of an epoch has been accepted.
@@ -327,11 +383,16 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
         emit VerifierUpdateCancelled(address(pending));
     }
 
-    /// @notice Installs the pending verifier once its delay has passed.
+    /// @notice Installs the pending verifier once its delay has passed, and at most
+    /// VERIFIER_UPDATE_GRACE_PERIOD after its eta (a stale approval must be proposed again). It
+    /// applies to epochs opened from then on; open epochs keep the verifier they were opened with.
     function executeVerifierUpdate() external onlyRole(DEFAULT_ADMIN_ROLE) {
         IGroth16Verifier pending = pendingVerifier;
         if (address(pending) == address(0)) revert NoPendingVerifier();
-        if (block.timestamp < pendingVerifierEta) revert VerifierUpdateNotReady(pendingVerifierEta, block.timestamp);
+        uint256 eta = pendingVerifierEta;
+        if (block.timestamp < eta) revert VerifierUpdateNotReady(eta, block.timestamp);
+        uint256 deadline = eta + VERIFIER_UPDATE_GRACE_PERIOD;
+        if (block.timestamp > deadline) revert VerifierUpdateExpired(eta, deadline, block.timestamp);
         address old = address(verifier);
         verifier = pending;
         delete pendingVerifier;

@@ -31,6 +31,9 @@ contract SGridVault is ERC4626, AccessControl {
     uint256 public constant NUSD_DECIMALS = 9;
     /// @notice Virtual shares: shares have 6 more decimals than GRID (inflation guard).
     uint8 public constant DECIMALS_OFFSET = 6;
+    /// @notice The longest stream period (one year): keeps `block.timestamp + period` far below
+    /// 2^64 for any realistic time, so the stream's uint64 end cannot overflow.
+    uint64 public constant MAX_STREAM_PERIOD = 365 days;
 
     /// @notice The oracle whose final epochs the vault pays yield on.
     IRevenueOracle public immutable oracle;
@@ -66,7 +69,7 @@ contract SGridVault is ERC4626, AccessControl {
     error InvalidShareBps(uint256 bps);
     /// @notice GRID with fewer than 9 decimals cannot represent nano-USD exactly.
     error UnsupportedAssetDecimals(uint8 decimals);
-    /// @notice The stream period is zero.
+    /// @notice The stream period is zero or above MAX_STREAM_PERIOD.
     error InvalidStreamPeriod();
     /// @notice The epoch is not final in the oracle (or not opened).
     error EpochNotFinal(uint256 epoch);
@@ -78,13 +81,17 @@ contract SGridVault is ERC4626, AccessControl {
     error InsufficientYieldReserve(uint256 needed, uint256 available);
     /// @notice Funding of zero.
     error ZeroAmount();
+    /// @notice The vault has no shares: a release would stream the yield to the virtual shares
+    /// only, stranding it. Deposit first.
+    error NoShareholders(uint256 epoch);
 
     /// @notice Deploys the vault.
     /// @param grid The GRID token (at least 9 decimals; 1 GRID = 1 USD).
     /// @param revenueOracle The RevenueOracle.
     /// @param admin Receives DEFAULT_ADMIN_ROLE and GOVERNOR_ROLE.
     /// @param shareBps The initial investors' share of revenue, basis points (<= 10,000).
-    /// @param streamPeriod Seconds over which each release is streamed into the share price (> 0).
+    /// @param streamPeriod Seconds over which each release is streamed into the share price
+    /// (1..MAX_STREAM_PERIOD).
     constructor(IERC20Metadata grid, IRevenueOracle revenueOracle, address admin, uint16 shareBps, uint64 streamPeriod)
         ERC20("Staked GRID", "sGRID")
         ERC4626(grid)
@@ -92,7 +99,7 @@ contract SGridVault is ERC4626, AccessControl {
         uint8 gridDecimals = grid.decimals();
         if (gridDecimals < NUSD_DECIMALS || gridDecimals > 36) revert UnsupportedAssetDecimals(gridDecimals);
         if (shareBps > BPS) revert InvalidShareBps(shareBps);
-        if (streamPeriod == 0) revert InvalidStreamPeriod();
+        if (streamPeriod == 0 || streamPeriod > MAX_STREAM_PERIOD) revert InvalidStreamPeriod();
         oracle = revenueOracle;
         gridWeiPerNusd = 10 ** (gridDecimals - NUSD_DECIMALS);
         streamPeriodSeconds = streamPeriod;
@@ -106,13 +113,16 @@ contract SGridVault is ERC4626, AccessControl {
 
     /// @notice Adds GRID to the yield reserve (pulled from the caller; approve first). Funded GRID
     /// is not part of the vault's assets until an epoch's yield is released.
+    /// The tokens are pulled before the reserve is raised: were the reserve raised first, a
+    /// token with a transfer hook could re-enter (e.g. `deposit`) while `totalAssets` (balance
+    /// less reserve) was understated by `amount`, and buy shares cheaply.
     /// @param amount GRID wei.
     function fundYield(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
+        IERC20(asset()).safeTransferFrom(msg.sender, address(this), amount);
         uint256 reserve = yieldReserve + amount;
         yieldReserve = reserve;
         emit YieldFunded(msg.sender, amount, reserve);
-        IERC20(asset()).safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @notice The yield an epoch entitles investors to now, in GRID wei (0 if not final).
@@ -135,13 +145,15 @@ contract SGridVault is ERC4626, AccessControl {
     }
 
     /// @notice Releases a final epoch's yield into the vault (anyone may call), once per epoch.
-    /// The amount streams into the share price over `streamPeriodSeconds`.
+    /// The amount streams into the share price over `streamPeriodSeconds`. Refused while the
+    /// vault has no shares (the yield would belong to the virtual shares alone).
     /// @param epoch The epoch.
     /// @return amount GRID wei released.
     function releaseYield(uint256 epoch) external returns (uint256 amount) {
         if (yieldReleased[epoch] != 0) revert YieldAlreadyReleased(epoch);
         (bool isFinal,, uint256 revenueNusd) = oracle.epochTotals(epoch);
         if (!isFinal) revert EpochNotFinal(epoch);
+        if (totalSupply() == 0) revert NoShareholders(epoch);
         uint16 shareBps = investorShareBps;
         amount = nusdToGridWei(revenueNusd, shareBps);
         if (amount == 0) revert NoYield(epoch);

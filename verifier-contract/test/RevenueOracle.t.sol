@@ -36,6 +36,7 @@ contract RevenueOracleTest is Fixtures {
         uint256 readingsRoot
     );
     event EpochFinalized(uint256 indexed epoch, uint256 totalEnergyWh, uint256 totalRevenueNusd);
+    event EpochCancelled(uint256 indexed epoch);
     event VerifierUpdateProposed(address indexed newVerifier, uint256 eta);
     event VerifierUpdateCancelled(address indexed cancelledVerifier);
     event VerifierUpdated(address indexed oldVerifier, address indexed newVerifier);
@@ -127,6 +128,73 @@ contract RevenueOracleTest is Fixtures {
         vm.stopPrank();
     }
 
+    function test_openEpoch_boundsBatchCount() public {
+        uint32 max = oracle.MAX_BATCH_COUNT();
+        assertEq(max, 65_536, "documented maximum");
+        vm.startPrank(REGISTRAR);
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.BatchCountTooLarge.selector, uint256(max) + 1, max));
+        oracle.openEpoch(1, 1, 1, 900, max + 1);
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.BatchCountTooLarge.selector, type(uint32).max, max));
+        oracle.openEpoch(1, 1, 1, 900, type(uint32).max);
+        oracle.openEpoch(1, 1, 1, 900, max);
+        vm.stopPrank();
+        (uint256 batchCount,) = oracle.epochProgress(1);
+        assertEq(batchCount, max, "the maximum is allowed");
+    }
+
+    // ------------------------------------------------------------ cancelEpoch
+
+    function test_cancelEpoch_thenReopenWithTheRightParameters() public {
+        // Opened with a wrong root and batch count: no proof can ever finalize it.
+        vm.prank(REGISTRAR);
+        oracle.openEpoch(fxEpoch, fxRegistryRoot + 1, fxScheduleHash, fxIntervalSeconds, fxBatchCount + 1);
+        vm.expectEmit(address(oracle));
+        emit EpochCancelled(fxEpoch);
+        vm.prank(REGISTRAR);
+        oracle.cancelEpoch(fxEpoch);
+        (uint256 batchCount,) = oracle.epochProgress(fxEpoch);
+        assertEq(batchCount, 0, "not open any more");
+        assertEq(oracle.epochConfig(fxEpoch).registryRoot, 0, "config cleared");
+        assertEq(address(oracle.epochVerifier(fxEpoch)), address(0), "verifier cleared");
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.EpochNotOpen.selector, fxEpoch));
+        oracle.submitBatch(fxInputs[0], fxProofs[0]);
+
+        _open();
+        oracle.submitBatch(fxInputs[0], fxProofs[0]);
+        oracle.submitBatch(fxInputs[1], fxProofs[1]);
+        (bool isFinal,, uint256 revenue) = oracle.epochTotals(fxEpoch);
+        assertTrue(isFinal, "final after re-opening");
+        assertEq(revenue, 2752986790100, "revenue");
+    }
+
+    function test_cancelEpoch_refusedOnceABatchIsIn() public {
+        _open();
+        oracle.submitBatch(fxInputs[0], fxProofs[0]);
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.EpochHasAcceptedBatches.selector, fxEpoch, 1));
+        vm.prank(REGISTRAR);
+        oracle.cancelEpoch(fxEpoch);
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.EpochNotOpen.selector, fxEpoch + 1));
+        vm.prank(REGISTRAR);
+        oracle.cancelEpoch(fxEpoch + 1);
+    }
+
+    function test_cancelEpoch_onlyRegistrarAndAllowedWhilePaused() public {
+        _open();
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, ADMIN, oracle.REGISTRAR_ROLE()
+            )
+        );
+        vm.prank(ADMIN);
+        oracle.cancelEpoch(fxEpoch);
+        vm.prank(ADMIN);
+        oracle.pause();
+        vm.prank(REGISTRAR);
+        oracle.cancelEpoch(fxEpoch);
+        (uint256 batchCount,) = oracle.epochProgress(fxEpoch);
+        assertEq(batchCount, 0, "cancelled while paused");
+    }
+
     function test_openEpoch_whenPaused() public {
         vm.prank(ADMIN);
         oracle.pause();
@@ -192,6 +260,36 @@ contract RevenueOracleTest is Fixtures {
         oracle.submitBatch(fxInputs[0], fxProofs[0]);
     }
 
+    function test_submitBatch_wrongScheduleHash() public {
+        // A batch proved against another schedule than the opening's.
+        _open();
+        uint256[8] memory inputs = fxInputs[0];
+        inputs[7] = fxScheduleHash + 1;
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.StatementMismatch.selector, fxEpoch, 0));
+        oracle.submitBatch(inputs, fxProofs[0]);
+        // An epoch opened with another schedule than the proof's.
+        vm.prank(REGISTRAR);
+        oracle.openEpoch(fxEpoch + 1, fxRegistryRoot, fxScheduleHash + 1, fxIntervalSeconds, fxBatchCount);
+        inputs = fxInputs[0];
+        inputs[0] = fxEpoch + 1;
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.StatementMismatch.selector, fxEpoch + 1, 0));
+        oracle.submitBatch(inputs, fxProofs[0]);
+    }
+
+    function test_submitBatch_wrongInterval() public {
+        _open();
+        uint256[8] memory inputs = fxInputs[0];
+        inputs[6] = uint256(fxIntervalSeconds) * 2;
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.StatementMismatch.selector, fxEpoch, 0));
+        oracle.submitBatch(inputs, fxProofs[0]);
+        vm.prank(REGISTRAR);
+        oracle.openEpoch(fxEpoch + 1, fxRegistryRoot, fxScheduleHash, fxIntervalSeconds + 1, fxBatchCount);
+        inputs = fxInputs[0];
+        inputs[0] = fxEpoch + 1;
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.StatementMismatch.selector, fxEpoch + 1, 0));
+        oracle.submitBatch(inputs, fxProofs[0]);
+    }
+
     function test_submitBatch_changedTotalIsRefused() public {
         _open();
         uint256[8] memory inputs = fxInputs[0];
@@ -251,14 +349,42 @@ contract RevenueOracleTest is Fixtures {
 
     // ------------------------------------------------------------ fuzz: wrong statements
 
-    function testFuzz_submitBatch_inputAtLeastRNeverAccepted(uint8 index, uint256 value) public {
+    /// @notice An input replaced by an alias x + k*r (k >= 1) of its true value x: the same
+    /// scalar mod r, so only the range checks stand between it and acceptance. The verifier
+    /// refuses every alias, and the oracle refuses each with the error of the check it hits first.
+    function testFuzz_submitBatch_inputAliasedByMultipleOfRNeverAccepted(uint8 index, uint256 k) public {
         _open();
-        value = bound(value, R, type(uint256).max);
+        uint256 i = index % 8;
         uint256[8] memory inputs = fxInputs[0];
-        inputs[index % 8] = value;
-        vm.expectRevert(); // EpochNotOpen, BatchIndexOutOfRange, StatementMismatch, TotalsOverflow or InvalidProof
+        k = bound(k, 1, (type(uint256).max - inputs[i]) / R);
+        inputs[i] += k * R;
+        assertFalse(verifier.verifyProof(fxProofs[0], inputs), "the verifier refuses the alias");
+        if (i == 0) {
+            vm.expectRevert(abi.encodeWithSelector(RevenueOracle.EpochNotOpen.selector, inputs[0]));
+        } else if (i == 2) {
+            vm.expectRevert(
+                abi.encodeWithSelector(RevenueOracle.BatchIndexOutOfRange.selector, fxEpoch, inputs[2], fxBatchCount)
+            );
+        } else if (i == 1 || i == 6 || i == 7) {
+            vm.expectRevert(abi.encodeWithSelector(RevenueOracle.StatementMismatch.selector, fxEpoch, 0));
+        } else if (i == 3 || i == 4) {
+            vm.expectRevert(abi.encodeWithSelector(RevenueOracle.TotalsOverflow.selector, fxEpoch, 0));
+        } else {
+            // The readings root: nothing but the verifier's own range check refuses it.
+            vm.expectRevert(abi.encodeWithSelector(RevenueOracle.InvalidProof.selector, fxEpoch, 0));
+        }
         oracle.submitBatch(inputs, fxProofs[0]);
         assertFalse(oracle.isBatchAccepted(fxEpoch, 0), "nothing accepted");
+    }
+
+    /// @notice The readings root (bound only by the proof) aliased by any k >= 1.
+    function testFuzz_submitBatch_readingsRootAliasRefusedByTheVerifier(uint256 k) public {
+        _open();
+        uint256[8] memory inputs = fxInputs[0];
+        k = bound(k, 1, (type(uint256).max - inputs[5]) / R);
+        inputs[5] += k * R;
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.InvalidProof.selector, fxEpoch, 0));
+        oracle.submitBatch(inputs, fxProofs[0]);
     }
 
     function testFuzz_submitBatch_flippedProofByteNeverAccepted(uint8 word, uint8 byteIndex, uint8 mask) public {
@@ -345,6 +471,64 @@ contract RevenueOracleTest is Fixtures {
         vm.expectRevert(RevenueOracle.NoPendingVerifier.selector);
         oracle.cancelVerifierUpdate();
         vm.stopPrank();
+    }
+
+    function test_verifierUpdate_expiresAfterTheGracePeriod() public {
+        Groth16Verifier next = new Groth16Verifier();
+        vm.prank(ADMIN);
+        oracle.proposeVerifier(IGroth16Verifier(address(next)));
+        uint256 eta = oracle.pendingVerifierEta();
+        uint256 grace = oracle.VERIFIER_UPDATE_GRACE_PERIOD();
+        assertEq(grace, 14 days, "documented grace period");
+        vm.warp(eta + grace + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(RevenueOracle.VerifierUpdateExpired.selector, eta, eta + grace, eta + grace + 1)
+        );
+        vm.prank(ADMIN);
+        oracle.executeVerifierUpdate();
+        assertEq(address(oracle.verifier()), address(verifier), "unchanged");
+        // A fresh proposal waits the delay again, then executes at the last second of its window.
+        vm.prank(ADMIN);
+        oracle.proposeVerifier(IGroth16Verifier(address(next)));
+        eta = oracle.pendingVerifierEta();
+        vm.warp(eta + grace);
+        vm.prank(ADMIN);
+        oracle.executeVerifierUpdate();
+        assertEq(address(oracle.verifier()), address(next), "installed within the window");
+    }
+
+    /// @notice An epoch keeps the verifier it was opened with: a verifier installed mid-epoch
+    /// (here one that accepts anything, standing in for a key with another S) checks only epochs
+    /// opened after it.
+    function test_verifierUpdate_pinnedPerEpoch() public {
+        _open();
+        assertEq(address(oracle.epochVerifier(fxEpoch)), address(verifier), "pinned at opening");
+        oracle.submitBatch(fxInputs[0], fxProofs[0]);
+
+        AcceptAllVerifier acceptAll = new AcceptAllVerifier();
+        vm.prank(ADMIN);
+        oracle.proposeVerifier(acceptAll);
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(ADMIN);
+        oracle.executeVerifierUpdate();
+        assertEq(address(oracle.verifier()), address(acceptAll), "in force");
+        assertEq(address(oracle.epochVerifier(fxEpoch)), address(verifier), "still pinned");
+
+        // The open epoch still needs a real proof of its own key.
+        uint256[8] memory bogus;
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.InvalidProof.selector, fxEpoch, 1));
+        oracle.submitBatch(fxInputs[1], bogus);
+        oracle.submitBatch(fxInputs[1], fxProofs[1]);
+        (bool isFinal,,) = oracle.epochTotals(fxEpoch);
+        assertTrue(isFinal, "finalized under its own verifier");
+
+        // An epoch opened now uses the new verifier.
+        vm.prank(REGISTRAR);
+        oracle.openEpoch(fxEpoch + 1, 11, 13, 900, 1);
+        assertEq(address(oracle.epochVerifier(fxEpoch + 1)), address(acceptAll), "new epochs: new verifier");
+        oracle.submitBatch([fxEpoch + 1, 11, 0, 5, 3, 0, 900, 13], bogus);
+        (isFinal,,) = oracle.epochTotals(fxEpoch + 1);
+        assertTrue(isFinal, "new epoch verified by the new verifier");
     }
 
     function test_verifierUpdate_onlyAdminAndOnlyVerifiers() public {
