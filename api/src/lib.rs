@@ -1,3 +1,4 @@
 //! gridproof library behind the binary.
 
+pub mod chain;
 pub mod cli;

@@ -288,7 +288,7 @@ where
 }
 
 /// Number of constraints and of public inputs of a circuit, synthesized in setup mode.
-pub(crate) fn count_constraints<C: ConstraintSynthesizer<Fr>>(
+pub fn count_constraints<C: ConstraintSynthesizer<Fr>>(
     circuit: C,
 ) -> Result<(usize, usize), SynthesisError> {
     let cs = new_constraint_system(SynthesisMode::Setup);

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod demo;
 pub mod export_verifier;
 pub mod files;
 pub mod meter;
@@ -62,6 +63,10 @@ pub enum Command {
     /// Write the Solidity Groth16 verifier of a key directory (generated from the repository's
     /// template; rejects public inputs >= r and malformed proofs).
     ExportVerifier(export_verifier::ExportVerifierArgs),
+    /// The whole pipeline on a local chain: dev keys (cached), a simulated epoch of sites in IL
+    /// and MA, proofs, anvil, deployment of the contracts, submission of every batch,
+    /// finalization and the investors' yield, step by step.
+    Demo(demo::DemoArgs),
 }
 
 /// Why a command failed. Each message is complete on its own (it includes its cause).
@@ -152,6 +157,9 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// An on-chain step of `demo` failed (revert reasons decoded).
+    #[error("on-chain: {0}")]
+    Chain(#[from] crate::chain::ChainError),
     /// A directory could not be replaced (`setup --force`); the message says where the old and
     /// the new one are.
     #[error("cannot replace the key directory: {0}")]
@@ -167,6 +175,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Meter(command) => meter::run(command),
         Command::Bench(args) => bench::run(&args),
         Command::ExportVerifier(args) => export_verifier::run(&args),
+        Command::Demo(args) => demo::run(&args),
     }?;
     Ok(ExitCode::SUCCESS)
 }

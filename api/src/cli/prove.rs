@@ -47,8 +47,17 @@ pub struct ProveArgs {
     pub force: bool,
 }
 
-/// Runs `prove`.
+/// Runs `prove`: prints [`prove_to_files`]'s summary on stdout.
 pub fn run(args: &ProveArgs) -> Result<(), CliError> {
+    let summary = prove_to_files(args)?;
+    println!("{summary}");
+    Ok(())
+}
+
+/// The work of `prove` (progress on stderr): validates, proves and writes both outputs, and
+/// returns the summary that `prove` prints (with `--dry-run`, the batch plan; nothing written).
+/// `gridproof demo` proves through this too.
+pub fn prove_to_files(args: &ProveArgs) -> Result<serde_json::Value, CliError> {
     let private_out = args
         .private_out
         .clone()
@@ -93,19 +102,15 @@ pub fn run(args: &ProveArgs) -> Result<(), CliError> {
         sizes.join(", ")
     );
     if args.dry_run {
-        println!(
-            "{}",
-            serde_json::json!({
-                "valid": true,
-                "epoch": validated.epoch,
-                "sites": validated.sites().len(),
-                "batches": validated.plan().iter().map(|a| serde_json::json!({
-                    "batch_index": a.batch_index,
-                    "sites": a.site_count,
-                })).collect::<Vec<_>>(),
-            })
-        );
-        return Ok(());
+        return Ok(serde_json::json!({
+            "valid": true,
+            "epoch": validated.epoch,
+            "sites": validated.sites().len(),
+            "batches": validated.plan().iter().map(|a| serde_json::json!({
+                "batch_index": a.batch_index,
+                "sites": a.site_count,
+            })).collect::<Vec<_>>(),
+        }));
     }
 
     let loading = Instant::now();
@@ -192,19 +197,15 @@ pub fn run(args: &ProveArgs) -> Result<(), CliError> {
         private_out.display()
     );
     let (energy, revenue) = epoch_totals(&proofs_file);
-    println!(
-        "{}",
-        serde_json::json!({
-            "proofs": args.out.display().to_string(),
-            "private_output": private_out.display().to_string(),
-            "epoch": epoch.epoch,
-            "registry_root": field_to_decimal(&epoch.registry_root),
-            "total_energy_wh": energy.to_string(),
-            "total_revenue_nusd": revenue.to_string(),
-            "batches": summary,
-        })
-    );
-    Ok(())
+    Ok(serde_json::json!({
+        "proofs": args.out.display().to_string(),
+        "private_output": private_out.display().to_string(),
+        "epoch": epoch.epoch,
+        "registry_root": field_to_decimal(&epoch.registry_root),
+        "total_energy_wh": energy.to_string(),
+        "total_revenue_nusd": revenue.to_string(),
+        "batches": summary,
+    }))
 }
 
 /// Epoch totals (energy Wh, revenue nUSD) summed over the batches' public inputs.

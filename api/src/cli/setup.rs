@@ -35,8 +35,16 @@ WARNING: DEVELOPMENT SETUP. This is a single-party Groth16 setup: this machine d
 WARNING: waste, and whoever had it can forge proofs of any totals. Use these keys for development
 WARNING: and tests only; production keys come from a phase-2 ceremony.";
 
-/// Runs `setup`.
+/// Runs `setup`: prints [`make_keys`]'s summary on stdout.
 pub fn run(args: &SetupArgs) -> Result<(), CliError> {
+    let summary = make_keys(args)?;
+    println!("{summary}");
+    Ok(())
+}
+
+/// The work of `setup` (warning and progress on stderr): makes and saves the keys and returns
+/// the summary that `setup` prints. `gridproof demo` makes its keys through this too.
+pub fn make_keys(args: &SetupArgs) -> Result<serde_json::Value, CliError> {
     let shape = BatchShape::new(args.sites, args.readings_per_site, args.price_slots)?;
     // An empty directory is as good as none; anything else needs --force.
     let occupied = match std::fs::read_dir(&args.out) {
@@ -109,9 +117,7 @@ pub fn run(args: &SetupArgs) -> Result<(), CliError> {
         manifest.proving_key.bytes,
         manifest.verifying_key.bytes
     );
-    println!(
-        "{}",
-        serde_json::json!({
+    Ok(serde_json::json!({
             "keys": args.out.display().to_string(),
             "provenance": "development",
             "sites": shape.sites,
@@ -121,7 +127,5 @@ pub fn run(args: &SetupArgs) -> Result<(), CliError> {
             "num_constraints": manifest.num_constraints,
             "verifying_key_sha256": manifest.verifying_key.sha256,
             "proving_key_sha256": manifest.proving_key.sha256,
-        })
-    );
-    Ok(())
+    }))
 }
