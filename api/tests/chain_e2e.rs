@@ -257,7 +257,7 @@ fn demo_json_publishes_a_small_epoch_on_its_own_anvil_and_stops_it() {
         assert_eq!(b["public_inputs"]["epoch"], "20300");
     }
     assert_ne!(summary["yield"]["released_grid_wei"], "0");
-    // The keys were cached under the shape, version and constraint count.
+    // The keys were cached under the shape, constraint count and circuit digest.
     let cached: Vec<_> = std::fs::read_dir(work.path().join("demo-keys"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

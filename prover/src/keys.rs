@@ -297,6 +297,36 @@ pub fn count_constraints<C: ConstraintSynthesizer<Fr>>(
     Ok((cs.num_constraints(), cs.num_instance_variables() - 1))
 }
 
+/// A SHA-256 over a circuit's constraint system (dimensions and the A, B, C matrices), with its
+/// constraint count: circuits with the same digest have the same constraints, so keys made for
+/// one fit the other. Caches of development keys are keyed by it.
+pub fn circuit_digest<C: ConstraintSynthesizer<Fr>>(
+    circuit: C,
+) -> Result<(usize, [u8; 32]), SynthesisError> {
+    use ark_ff::{BigInteger, PrimeField};
+    use sha2::{Digest, Sha256};
+    let cs = new_constraint_system(SynthesisMode::Setup);
+    untraced(|| circuit.generate_constraints(cs.clone()))?;
+    cs.finalize();
+    let mut hasher = Sha256::new();
+    hasher.update((cs.num_instance_variables() as u64).to_le_bytes());
+    hasher.update((cs.num_witness_variables() as u64).to_le_bytes());
+    for (label, matrices) in cs.to_matrices()? {
+        hasher.update(label.as_bytes());
+        for matrix in matrices {
+            hasher.update((matrix.len() as u64).to_le_bytes());
+            for row in matrix {
+                hasher.update((row.len() as u64).to_le_bytes());
+                for (coefficient, variable) in row {
+                    hasher.update(coefficient.into_bigint().to_bytes_le());
+                    hasher.update((variable as u64).to_le_bytes());
+                }
+            }
+        }
+    }
+    Ok((cs.num_constraints(), hasher.finalize().into()))
+}
+
 /// Checks a verifying key before it is trusted: alpha, beta, gamma, delta are not the identity,
 /// gamma != delta, neither gamma nor delta is the G2 generator, every point is in its prime-order
 /// subgroup, and there is one `gamma_abc_g1` point per public input plus one.

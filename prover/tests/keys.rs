@@ -239,3 +239,16 @@ fn development_provenance_warns() {
     let json = serde_json::to_string(&Provenance::Development).unwrap();
     assert_eq!(json, r#"{"kind":"development"}"#);
 }
+
+#[test]
+fn circuit_digest_is_deterministic_and_tells_circuits_apart() {
+    use gridproof_circuits::statement::{BatchCircuit, BatchShape};
+    use gridproof_prover::keys::circuit_digest;
+    let digest =
+        |s, t, p| circuit_digest(BatchCircuit::blank(BatchShape::new(s, t, p).unwrap())).unwrap();
+    let (count, a) = digest(2, 8, 4);
+    assert_eq!(count, 14_836);
+    assert_eq!(digest(2, 8, 4).1, a);
+    assert_ne!(digest(2, 9, 4).1, a);
+    assert_ne!(digest(2, 8, 5).1, a);
+}

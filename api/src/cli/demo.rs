@@ -131,18 +131,17 @@ fn chain_err(e: ChainError) -> CliError {
 }
 
 /// Keys for `shape` from the cache, made (with `setup`'s code) if absent or stale. The cache
-/// key is the shape, the crate version and the constraint count of the blank circuit: a change
-/// of the circuit that changes its constraint count, or a new release, makes new keys.
+/// key is the shape and a hash of the circuit's constraint system (`circuit_digest`): any change
+/// of the circuit's code that changes a constraint makes new keys.
 fn cached_keys(shape: &BatchShape, cache: &Path, progress: &Progress) -> Result<PathBuf, CliError> {
-    let (constraints, _) =
-        gridproof_prover::keys::count_constraints(BatchCircuit::blank(*shape))
-            .map_err(|e| CliError::Input(format!("cannot synthesize the circuit: {e}")))?;
+    let (constraints, digest) = gridproof_prover::keys::circuit_digest(BatchCircuit::blank(*shape))
+        .map_err(|e| CliError::Input(format!("cannot synthesize the circuit: {e}")))?;
     let dir = cache.join("demo-keys").join(format!(
-        "s{}-t{}-p{}-c{constraints}-v{}",
+        "s{}-t{}-p{}-c{constraints}-{}",
         shape.sites,
         shape.readings_per_site,
         shape.price_slots,
-        env!("CARGO_PKG_VERSION")
+        hex::encode(&digest[..8])
     ));
     let usable = gridproof_prover::read_shape(&dir)
         .map(|(s, m)| s == *shape && m.num_constraints == constraints as u64)
