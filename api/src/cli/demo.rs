@@ -28,18 +28,6 @@ use crate::chain::{
     ANVIL_DEV_PRIVATE_KEY,
 };
 
-/// Names of the public inputs, in proof order (DESIGN.md).
-const INPUT_NAMES: [&str; 8] = [
-    "epoch",
-    "registry_root",
-    "batch_index",
-    "total_energy_wh",
-    "total_revenue_nusd",
-    "readings_root",
-    "interval_seconds",
-    "schedule_hash",
-];
-
 /// Options of `demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -382,11 +370,12 @@ async fn publish(
                 ""
             }
         ));
-        let named: serde_json::Map<String, serde_json::Value> = INPUT_NAMES
-            .iter()
-            .zip(inputs.iter())
-            .map(|(name, v)| (name.to_string(), decimal(*v)))
-            .collect();
+        let named: serde_json::Map<String, serde_json::Value> =
+            gridproof_circuits::statement::PublicInputs::NAMES
+                .iter()
+                .zip(inputs.iter())
+                .map(|(name, v)| (name.to_string(), decimal(*v)))
+                .collect();
         batches.push(serde_json::json!({
             "batch_index": proofs.batches[i].batch_index,
             "public_inputs": named,
