@@ -56,6 +56,17 @@ impl StagedFile {
     /// Writes `bytes` to a new temporary file next to `target` with the given Unix mode
     /// ([`SECRET_FILE_MODE`] or [`PUBLIC_FILE_MODE`]; ignored elsewhere).
     pub fn create(target: &Path, bytes: &[u8], mode: u32) -> io::Result<Self> {
+        Self::create_with(target, mode, |file| file.write_all(bytes))
+    }
+
+    /// Like [`StagedFile::create`], but the content is streamed by `write` (for files too large
+    /// to hold in memory, e.g. a powers-of-tau file); the file is fsynced once `write` returns
+    /// `Ok`. If `write` fails, the temporary file is removed and its error returned.
+    pub fn create_with<E: From<io::Error>>(
+        target: &Path,
+        mode: u32,
+        write: impl FnOnce(&mut File) -> Result<(), E>,
+    ) -> Result<Self, E> {
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -71,7 +82,7 @@ impl StagedFile {
             committed: false,
         };
         let mut file = options.open(&staged.temporary)?;
-        file.write_all(bytes)?;
+        write(&mut file)?;
         file.sync_all()?;
         Ok(staged)
     }
