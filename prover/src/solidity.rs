@@ -23,6 +23,15 @@ pub fn describe_key(shape: &BatchShape, provenance: &Provenance) -> String {
         Provenance::Development => {
             "development keys (single-party setup: whoever ran it can forge proofs)".to_string()
         }
+        // Contributor names are free text: the description names the zkey by its hash only.
+        Provenance::Ceremony {
+            zkey_sha256,
+            contributions,
+            ..
+        } => format!(
+            "keys of a snarkjs phase-2 ceremony ({} contributions, zkey sha256 {zkey_sha256})",
+            contributions.len()
+        ),
         #[allow(unreachable_patterns)]
         other => format!("{other:?} keys"),
     };

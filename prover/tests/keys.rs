@@ -210,11 +210,15 @@ fn verifying_key_sanity_checks_name_the_defect() {
         check_verifying_key(&bad, 8),
         Err(VerifyingKeyDefect::DeltaIsGenerator)
     );
+    // gamma = 1 is what snarkjs keys have: allowed (soundness rests on delta).
+    let mut snarkjs_like = vk.clone();
+    snarkjs_like.gamma_g2 = G2Affine::generator();
+    assert_eq!(check_verifying_key(&snarkjs_like, 8), Ok(()));
     let mut bad = vk.clone();
-    bad.gamma_g2 = G2Affine::generator();
+    bad.gamma_g2 = vk.delta_g2;
     assert_eq!(
         check_verifying_key(&bad, 8),
-        Err(VerifyingKeyDefect::GammaIsGenerator)
+        Err(VerifyingKeyDefect::GammaEqualsDelta)
     );
     let mut bad = vk.clone();
     bad.alpha_g1 = ark_bn254::G1Affine::zero();
