@@ -2,3 +2,4 @@
 
 pub mod chain;
 pub mod cli;
+pub mod store;

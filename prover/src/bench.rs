@@ -504,7 +504,8 @@ where
         constraints_per_site: constraints as f64 / shape.sites as f64,
         variables: keys.proving_key.a_query.len() as u64,
         public_inputs: keys.num_public_inputs() as u64,
-        fft_domain_size: keys.proving_key.h_query.len() as u64 + 1,
+        // n - 1 H points (libsnark reduction) or n (snarkjs' reduction, imported keys).
+        fft_domain_size: keys.proving_key.h_query.len().next_power_of_two() as u64,
         setup_ms,
         proving_key_bytes: manifest.proving_key.bytes,
         verifying_key_bytes: manifest.verifying_key.bytes,
@@ -1544,7 +1545,8 @@ fn measure_floor(
     let (_, msm_h_ms) = timed(|| black_box(G1Projective::msm_bigint(&pk.h_query, &h)));
     drop(h);
 
-    let domain_size = pk.h_query.len() + 1;
+    // n - 1 H points (libsnark reduction) or n (snarkjs' reduction, imported keys).
+    let domain_size = pk.h_query.len().next_power_of_two();
     let fft_ms = match GeneralEvaluationDomain::<Fr>::new(domain_size) {
         Some(domain) => {
             let coset = domain

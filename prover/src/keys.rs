@@ -60,6 +60,84 @@ pub enum Provenance {
     /// A single-party setup on one machine: whoever ran it knew the toxic waste and can forge
     /// proofs of any statement. For development and tests only.
     Development,
+    /// Imported from the final `.zkey` of a snarkjs phase-2 ceremony
+    /// ([`crate::ceremony::import_zkey`]): proofs can be forged only if every contributor
+    /// colluded (or kept their randomness), provided the zkey passed `snarkjs zkey verify`
+    /// against the r1cs and the powers of tau.
+    Ceremony {
+        /// SHA-256 of the whole zkey file, lower-case hex: names the exact file imported.
+        zkey_sha256: String,
+        /// snarkjs' circuit hash (BLAKE2b-512, hex) of the initial zkey, which every
+        /// contribution's transcript starts from.
+        circuit_hash: String,
+        /// The contributions, first to last.
+        contributions: Vec<ContributionRecord>,
+    },
+}
+
+/// One phase-2 contribution of a ceremony, as `snarkjs zkey verify` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContributionRecord {
+    /// The name the contributor gave (empty if none).
+    pub name: String,
+    /// The contribution hash (BLAKE2b-512, 128 lower-case hex digits), the value the
+    /// contributor was shown and should find in the published transcript.
+    pub hash: String,
+    /// A person's contribution or a public random beacon.
+    pub kind: ContributionKind,
+    /// For a beacon, its value and iteration count, so anyone can recompute it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beacon: Option<BeaconRecord>,
+}
+
+/// Whether a contribution came from a contributor's secret randomness or a public beacon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContributionKind {
+    /// `snarkjs zkey contribute`.
+    Contribution,
+    /// `snarkjs zkey beacon`: the randomness is derived from a public value, so this
+    /// contribution adds no secret; it makes the final key unpredictable to the earlier ones.
+    Beacon,
+}
+
+/// The parameters of a beacon contribution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeaconRecord {
+    /// The beacon value, hex.
+    pub hash: String,
+    /// log2 of the number of hash iterations.
+    pub iterations_exp: u8,
+}
+
+/// The R1CS-to-QAP reduction a proving key was made for: it fixes what the H points are, so
+/// the prover must use the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QapReduction {
+    /// arkworks' default (libsnark's): `n - 1` H points. Development keys use it.
+    #[default]
+    Libsnark,
+    /// snarkjs' (circom's): `n` H points on the odd coset of the doubled domain
+    /// ([`crate::ceremony::reduction::CircomReduction`]). Keys imported from a zkey use it.
+    Circom,
+}
+
+impl QapReduction {
+    fn is_libsnark(&self) -> bool {
+        *self == QapReduction::Libsnark
+    }
+
+    /// The number of H points a proving key of this reduction has for an FFT domain of
+    /// `domain_size` points.
+    pub fn h_query_len(self, domain_size: usize) -> usize {
+        match self {
+            QapReduction::Libsnark => domain_size - 1,
+            QapReduction::Circom => domain_size,
+        }
+    }
 }
 
 impl Provenance {
@@ -71,6 +149,7 @@ impl Provenance {
                  forge proofs. Use them for development only; production keys come from a \
                  phase-2 ceremony.",
             ),
+            Provenance::Ceremony { .. } => None,
         }
     }
 }
@@ -90,6 +169,8 @@ pub struct Keys {
     pub verifying_key: VerifyingKey<Bn254>,
     /// Number of R1CS constraints of the circuit the keys were made for.
     pub num_constraints: usize,
+    /// The QAP reduction the proving key was made for (the prover must use the same).
+    pub qap_reduction: QapReduction,
 }
 
 /// The size and hash of one key file, as recorded in the manifest.
@@ -118,6 +199,10 @@ pub struct Manifest {
     pub num_constraints: u64,
     /// Number of public inputs of the statement (without the constant 1).
     pub num_public_inputs: u64,
+    /// The QAP reduction of the proving key; absent (libsnark) in development manifests,
+    /// including those written before ceremony imports existed.
+    #[serde(default, skip_serializing_if = "QapReduction::is_libsnark")]
+    pub qap_reduction: QapReduction,
     /// The proving key file.
     pub proving_key: KeyFileRecord,
     /// The verifying key file.
@@ -145,12 +230,9 @@ pub enum VerifyingKeyDefect {
     /// witness part of the pairing equation.
     #[error("gamma_g2 equals delta_g2: anyone could forge proofs with this key")]
     GammaEqualsDelta,
-    /// gamma is the G2 generator, i.e. gamma = 1 is public.
-    #[error("gamma_g2 is the G2 generator (gamma = 1)")]
-    GammaIsGenerator,
     /// delta is the G2 generator: delta = 1, as before any phase-2 contribution.
     #[error(
-        "delta_g2 is the G2 generator (delta = 1): no phase-2 contribution, proofs can be forged"
+        "delta_g2 is the G2 generator (delta = 1): the key has no phase-2 contribution, anyone can forge proofs"
     )]
     DeltaIsGenerator,
     /// The key commits to another number of public inputs.
@@ -284,6 +366,7 @@ where
         proving_key,
         verifying_key,
         num_constraints,
+        qap_reduction: QapReduction::Libsnark,
     })
 }
 
@@ -328,8 +411,11 @@ pub fn circuit_digest<C: ConstraintSynthesizer<Fr>>(
 }
 
 /// Checks a verifying key before it is trusted: alpha, beta, gamma, delta are not the identity,
-/// gamma != delta, neither gamma nor delta is the G2 generator, every point is in its prime-order
-/// subgroup, and there is one `gamma_abc_g1` point per public input plus one.
+/// gamma != delta, delta is not the G2 generator, every point is in its prime-order subgroup,
+/// and there is one `gamma_abc_g1` point per public input plus one.
+///
+/// gamma may be the generator: snarkjs keys have gamma = 1 (the IC points are public anyway);
+/// soundness rests on delta, which only a phase-2 contribution moves away from 1.
 pub fn check_verifying_key(
     vk: &VerifyingKey<Bn254>,
     num_public_inputs: usize,
@@ -350,11 +436,7 @@ pub fn check_verifying_key(
     if vk.gamma_g2 == vk.delta_g2 {
         return Err(GammaEqualsDelta);
     }
-    let generator = G2Affine::generator();
-    if vk.gamma_g2 == generator {
-        return Err(GammaIsGenerator);
-    }
-    if vk.delta_g2 == generator {
+    if vk.delta_g2 == G2Affine::generator() {
         return Err(DeltaIsGenerator);
     }
     if vk.gamma_abc_g1.len() != num_public_inputs + 1 {
@@ -522,6 +604,7 @@ impl Keys {
             provenance: self.provenance.clone(),
             num_constraints: header.num_constraints,
             num_public_inputs: header.num_public_inputs,
+            qap_reduction: self.qap_reduction,
             proving_key: KeyFileRecord {
                 file: PROVING_KEY_FILE.to_string(),
                 bytes: pk_bytes,
@@ -571,6 +654,7 @@ impl Keys {
             &proving_key,
             num_constraints,
             verifying_key.gamma_abc_g1.len(),
+            manifest.qap_reduction,
         )?;
         Ok(Keys {
             shape,
@@ -578,17 +662,20 @@ impl Keys {
             proving_key,
             verifying_key,
             num_constraints,
+            qap_reduction: manifest.qap_reduction,
         })
     }
 }
 
 /// Checks that the proving key's vectors have the lengths Groth16 needs for a circuit of
-/// `num_constraints` constraints and `num_instance` instance variables (1 + public inputs).
+/// `num_constraints` constraints and `num_instance` instance variables (1 + public inputs),
+/// made for `reduction`.
 fn check_proving_key_sizes(
     file: &Path,
     pk: &ProvingKey<Bn254>,
     num_constraints: usize,
     num_instance: usize,
+    reduction: QapReduction,
 ) -> Result<(), KeysError> {
     let corrupt = |reason: String| KeysError::Corrupt {
         file: file.to_path_buf(),
@@ -618,12 +705,14 @@ fn check_proving_key_sizes(
         return Err(too_many());
     }
     let domain = GeneralEvaluationDomain::<Fr>::new(domain_size).ok_or_else(too_many)?;
-    if pk.h_query.len() != domain.size() - 1 {
+    let expected_h = reduction.h_query_len(domain.size());
+    if pk.h_query.len() != expected_h {
         return Err(corrupt(format!(
-            "H query has {} points but {} constraints need {}",
+            "H query has {} points but {} constraints need {} with the {:?} reduction",
             pk.h_query.len(),
             num_constraints,
-            domain.size() - 1
+            expected_h,
+            reduction
         )));
     }
     Ok(())
@@ -877,12 +966,14 @@ mod tests {
             l_query: Vec::new(),
         };
         let file = Path::new(PROVING_KEY_FILE);
-        let err = check_proving_key_sizes(file, &pk, usize::MAX, 1).unwrap_err();
+        let err =
+            check_proving_key_sizes(file, &pk, usize::MAX, 1, QapReduction::Libsnark).unwrap_err();
         assert!(
             matches!(&err, KeysError::Corrupt { reason, .. } if reason.contains("overflow")),
             "{err}"
         );
-        let err = check_proving_key_sizes(file, &pk, usize::MAX - 1, 1).unwrap_err();
+        let err = check_proving_key_sizes(file, &pk, usize::MAX - 1, 1, QapReduction::Circom)
+            .unwrap_err();
         assert!(err.to_string().contains("FFT domain"), "{err}");
     }
 

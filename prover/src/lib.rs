@@ -7,10 +7,15 @@
 
 pub mod batch;
 pub mod bench;
+pub mod ceremony;
 pub mod epoch;
 pub mod fs;
+pub mod groth16;
 mod hashing;
+pub mod iden3;
+pub mod insecure_ptau;
 pub mod keys;
+pub mod peer;
 pub mod private_output;
 pub mod proofs_file;
 pub mod prove;
@@ -25,9 +30,12 @@ pub use gridproof_circuits::Fr;
 pub use bench::{
     bench, bench_batch, sample_batch_witness, BenchError, BenchOptions, BenchReport, FloorReport,
 };
+pub use ceremony::{import_zkey, ImportError, ImportPhase};
+pub use groth16::{MsmBackend, PreparedProvingKey};
 pub use keys::{
     check_verifying_key, load_verifying_key, read_manifest, read_shape, setup_development,
-    setup_development_with, Keys, KeysError, Manifest, Provenance, VerifyingKeyDefect,
+    setup_development_with, ContributionKind, ContributionRecord, Keys, KeysError, Manifest,
+    Provenance, QapReduction, VerifyingKeyDefect,
 };
 pub use proofs_file::{verify_proofs_file, BatchProof, ProofJson, ProofsFile, ProofsFileError};
 pub use prove::{prove, ConstraintGroupNames, ProveError, ProvePhase};

@@ -126,14 +126,22 @@ where
     prove_keeping_assignment(keys, circuit, rng, progress).map(|(proof, _)| proof)
 }
 
-/// The full R1CS assignment of a proof: `[1, public inputs..., witness...]`.
-pub(crate) struct Assignment {
-    pub(crate) full: Vec<Fr>,
-    pub(crate) num_instance: usize,
+/// The full R1CS assignment of a proof: `[1, public inputs..., witness...]`, in the variable
+/// order of the keys' constraint matrices (what `gridproof prove --witness-dir` exports as an
+/// iden3 `.wtns`). Secret: the witness part holds every site's identity, key and readings, so
+/// it has no `Debug` that could end up in a log.
+#[derive(Clone)]
+pub struct Assignment {
+    /// Every variable's value: the constant 1, the public inputs in the statement's order, then
+    /// the private witness.
+    pub full: Vec<Fr>,
+    /// Number of instance variables: 1 (the constant) + the number of public inputs.
+    pub num_instance: usize,
 }
 
-/// [`prove`], also returning the assignment (the benchmark measures its MSM floor with it).
-pub(crate) fn prove_keeping_assignment<C, R>(
+/// [`prove`], also returning the full assignment the proof was made from (the benchmark
+/// measures its MSM floor with it; `prove --witness-dir` writes it as an iden3 witness).
+pub fn prove_keeping_assignment<C, R>(
     keys: &Keys,
     circuit: C,
     rng: &mut R,
@@ -183,7 +191,9 @@ where
     progress(ProvePhase::Proving);
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
-    let proof = Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
+    // The keys' H points fix the QAP reduction (libsnark for development keys, circom for
+    // keys imported from a snarkjs zkey).
+    let proof = keys.qap_reduction.create_proof(
         &keys.proving_key,
         r,
         s,
@@ -230,7 +240,9 @@ fn check_shape(keys: &Keys, cs: &ConstraintSystemRef<Fr>) -> Result<(), ProveErr
 
 /// The R1CS matrices (A, B, C) of a finalized constraint system; Groth16 supports no other
 /// predicate, so a circuit that uses one is refused.
-fn r1cs_matrices(cs: &ConstraintSystemRef<Fr>) -> Result<Vec<Matrix<Fr>>, SynthesisError> {
+pub(crate) fn r1cs_matrices(
+    cs: &ConstraintSystemRef<Fr>,
+) -> Result<Vec<Matrix<Fr>>, SynthesisError> {
     let mut all = cs.to_matrices()?;
     let matrices = all
         .remove(R1CS_PREDICATE_LABEL)

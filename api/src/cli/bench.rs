@@ -63,6 +63,45 @@ pub struct BenchArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Side by side: prove the same batch from --zkey's keys with gridproof (in process) and
+    /// with this prover (a separate process on the same zkey and gridproof's exported
+    /// witness), and report each time, peak memory and the ratio. Repeatable. With `snarkjs`,
+    /// rapidsnark runs too when RAPIDSNARK names its `prover`.
+    #[arg(long, value_enum, requires = "zkey")]
+    pub peer: Vec<PeerName>,
+    /// The zkey of --peer (e.g. a ceremony's final zkey for this shape); gridproof imports it
+    /// (`keys import`) and the peers read it. Needs --sites and --readings-per-site.
+    #[arg(
+        long,
+        value_name = "FINAL.zkey",
+        requires = "peer",
+        conflicts_with = "keys"
+    )]
+    pub zkey: Option<PathBuf>,
+    /// With --peer: also prove with these development keys of the same shape, to compare
+    /// gridproof's prove time with imported and with its own keys.
+    #[arg(long, value_name = "KEYS", requires = "peer")]
+    pub dev_keys: Option<PathBuf>,
+    /// With --peer: proofs per prover; the median time is reported.
+    #[arg(long, default_value = "1", value_parser = parse_count, requires = "peer")]
+    pub runs: usize,
+    /// With --peer: the snarkjs CLI (default: `snarkjs` on the PATH, else
+    /// tools/node/node_modules/.bin/snarkjs).
+    #[arg(long, value_name = "PATH", env = "SNARKJS", requires = "peer")]
+    pub snarkjs: Option<PathBuf>,
+    /// With --peer: where the witness file and the peers' proofs go (default: a folder in the
+    /// system's temporary directory).
+    #[arg(long, value_name = "DIR", requires = "peer")]
+    pub work_dir: Option<PathBuf>,
+}
+
+/// A prover `bench --peer` runs beside gridproof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeerName {
+    /// `snarkjs groth16 prove` (npm snarkjs).
+    Snarkjs,
+    /// rapidsnark's `prover` (the path in RAPIDSNARK).
+    Rapidsnark,
 }
 
 /// The benchmarked shape: the keys' (checked against any of --sites, --readings-per-site,
@@ -161,6 +200,9 @@ pub fn simulated_epoch(
 
 /// Runs `bench`: progress on stderr, the report on stdout; an error if a check failed.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
+    if !args.peer.is_empty() {
+        return run_peers(args);
+    }
     let shape = resolve_shape(args)?;
     let epoch = if args.no_epoch {
         None
@@ -189,6 +231,62 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `bench --peer`: the side-by-side benchmark (see [`super::bench_peer`]).
+fn run_peers(args: &BenchArgs) -> Result<(), CliError> {
+    use super::bench_peer::{bench_peers, find_peer, print_report, PeerBenchOptions};
+    use gridproof_prover::peer::PeerKind;
+    let zkey = args
+        .zkey
+        .clone()
+        .ok_or_else(|| CliError::Input("--peer needs --zkey FINAL.zkey".into()))?;
+    let (Some(sites), Some(readings)) = (args.sites, args.readings_per_site) else {
+        return Err(CliError::Input(
+            "--peer needs --sites and --readings-per-site: the shape the zkey was made for".into(),
+        ));
+    };
+    let shape = BatchShape::new(
+        sites,
+        readings,
+        args.price_slots.unwrap_or(BatchShape::DEFAULT_PRICE_SLOTS),
+    )?;
+    let mut kinds: Vec<PeerKind> = Vec::new();
+    for name in &args.peer {
+        let kind = match name {
+            PeerName::Snarkjs => PeerKind::Snarkjs,
+            PeerName::Rapidsnark => PeerKind::Rapidsnark,
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    let rapidsnark_named = std::env::var_os("RAPIDSNARK").is_some_and(|p| !p.is_empty());
+    if kinds.contains(&PeerKind::Snarkjs)
+        && rapidsnark_named
+        && !kinds.contains(&PeerKind::Rapidsnark)
+    {
+        kinds.push(PeerKind::Rapidsnark);
+    }
+    let peers = kinds
+        .into_iter()
+        .map(|kind| find_peer(kind, args.snarkjs.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let work_dir = args.work_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("gridproof-bench-peer-{}", std::process::id()))
+    });
+    let options = PeerBenchOptions {
+        shape,
+        zkey,
+        peers,
+        dev_keys: args.dev_keys.clone(),
+        seed: args.seed,
+        runs: args.runs,
+        work_dir,
+    };
+    let report = bench_peers(&options, &mut |step: &str| eprintln!("bench: {step}"))?;
+    print_report(&report, args.json);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +301,12 @@ mod tests {
             epoch_sites: None,
             no_epoch: false,
             json: false,
+            peer: Vec::new(),
+            zkey: None,
+            dev_keys: None,
+            runs: 1,
+            snarkjs: None,
+            work_dir: None,
         }
     }
 
@@ -238,6 +342,7 @@ mod tests {
             provenance: Provenance::Development,
             num_constraints: 1,
             num_public_inputs: 8,
+            qap_reduction: Default::default(),
             proving_key: record("proving.key"),
             verifying_key: record("verifying.key"),
             created_at: "2025-01-01T00:00:00Z".into(),

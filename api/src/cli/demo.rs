@@ -212,6 +212,7 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
         min_sites_per_batch: DEFAULT_MIN_SITES_PER_BATCH,
         dry_run: false,
         force: true,
+        witness_dir: None,
     })?;
     let proofs = ProofsFile::read(&proofs_path)?;
 

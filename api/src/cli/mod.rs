@@ -12,10 +12,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+mod bench_peer;
+pub mod ceremony;
+pub mod circuit;
 pub mod demo;
 pub mod export_verifier;
 pub mod files;
+pub mod keys;
 pub mod meter;
+pub mod proof;
 pub mod prove;
 pub mod setup;
 pub mod simulate;
@@ -67,6 +72,21 @@ pub enum Command {
     /// and MA, proofs, anvil, deployment of the contracts, submission of every batch,
     /// finalization and the investors' yield, step by step.
     Demo(demo::DemoArgs),
+    /// Key directories: import the final .zkey of a snarkjs phase-2 ceremony, show a key
+    /// directory's shape and provenance.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Phase-2 ceremony tools (CEREMONY.md); `ceremony insecure-ptau` writes an INSECURE,
+    /// TEST-ONLY powers-of-tau file from a known seed.
+    #[command(subcommand)]
+    Ceremony(ceremony::CeremonyCommand),
+    /// The statement's constraint system in iden3's .r1cs format, for snarkjs' phase-2
+    /// ceremony and rapidsnark (docs/iden3.md).
+    #[command(subcommand)]
+    Circuit(circuit::CircuitCommand),
+    /// Convert a batch proof of a proofs file to snarkjs' proof.json and public.json.
+    #[command(subcommand)]
+    Proof(proof::ProofCommand),
 }
 
 /// Why a command failed. Each message is complete on its own (it includes its cause).
@@ -104,6 +124,9 @@ pub enum CliError {
     /// The keys could not be made, loaded or saved.
     #[error("keys: {0}")]
     Keys(#[from] gridproof_prover::KeysError),
+    /// A ceremony's zkey could not be imported.
+    #[error("keys import: {0}")]
+    Import(#[from] gridproof_prover::ImportError),
     /// Proving a batch failed.
     #[error("batch {batch_index}: {source}")]
     Prove {
@@ -116,6 +139,15 @@ pub enum CliError {
     /// The proofs file is malformed.
     #[error("proofs file: {0}")]
     ProofsFile(#[from] gridproof_prover::ProofsFileError),
+    /// An iden3 file (.r1cs, .wtns) or a snarkjs JSON file could not be written or read.
+    #[error("{}: {source}", path.display())]
+    Iden3 {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: gridproof_prover::iden3::Iden3Error,
+    },
     /// The proofs file does not fit the verifying key.
     #[error("verify: {0}")]
     Verify(#[from] gridproof_prover::VerifyError),
@@ -176,6 +208,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Bench(args) => bench::run(&args),
         Command::ExportVerifier(args) => export_verifier::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Keys(command) => keys::run(command),
+        Command::Ceremony(command) => ceremony::run(command),
+        Command::Circuit(command) => circuit::run(command),
+        Command::Proof(command) => proof::run(command),
     }?;
     Ok(ExitCode::SUCCESS)
 }

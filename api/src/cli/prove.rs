@@ -45,6 +45,11 @@ pub struct ProveArgs {
     /// Replace existing output files (the old private output's salts are lost).
     #[arg(long)]
     pub force: bool,
+    /// Also write each batch's full assignment as DIR/batch-<batch_index>.wtns (iden3 format,
+    /// for `snarkjs wtns check`, snarkjs or rapidsnark proving). SECRET like the private
+    /// output (every site's identity, key and readings): mode 0600 in a 0700 directory.
+    #[arg(long, value_name = "DIR")]
+    pub witness_dir: Option<PathBuf>,
 }
 
 /// Runs `prove`: prints [`prove_to_files`]'s summary on stdout.
@@ -113,6 +118,11 @@ pub fn prove_to_files(args: &ProveArgs) -> Result<serde_json::Value, CliError> {
         }));
     }
 
+    if let Some(dir) = &args.witness_dir {
+        let indices = validated.plan().iter().map(|a| a.batch_index);
+        super::circuit::prepare_witness_dir(dir, indices, args.force)?;
+    }
+
     let loading = Instant::now();
     let keys = Keys::load(&args.keys)?;
     eprintln!(
@@ -131,6 +141,7 @@ pub fn prove_to_files(args: &ProveArgs) -> Result<serde_json::Value, CliError> {
     let total = epoch.batches.len();
     let mut proofs = Vec::with_capacity(total);
     let mut summary = Vec::with_capacity(total);
+    let mut witnesses = Vec::new();
     let proving = Instant::now();
     for (i, batch) in epoch.batches.into_iter().enumerate() {
         let started = Instant::now();
@@ -147,12 +158,21 @@ pub fn prove_to_files(args: &ProveArgs) -> Result<serde_json::Value, CliError> {
                 started.elapsed().as_secs_f64()
             );
         };
-        let proof =
-            gridproof_prover::prove(&keys, batch.circuit, &mut rand::rngs::OsRng, &mut progress)
-                .map_err(|source| CliError::Prove {
-                    batch_index: batch.batch_index,
-                    source,
-                })?;
+        let (proof, assignment) = gridproof_prover::prove::prove_keeping_assignment(
+            &keys,
+            batch.circuit,
+            &mut rand::rngs::OsRng,
+            &mut progress,
+        )
+        .map_err(|source| CliError::Prove {
+            batch_index: batch.batch_index,
+            source,
+        })?;
+        if let Some(dir) = &args.witness_dir {
+            let path = super::circuit::witness_path(dir, batch.batch_index);
+            witnesses.push(super::circuit::stage_witness(&path, &assignment.full)?);
+        }
+        drop(assignment);
         eprintln!(
             "prove: batch {}/{total}: proved in {:.1} s",
             i + 1,
@@ -190,6 +210,23 @@ pub fn prove_to_files(args: &ProveArgs) -> Result<serde_json::Value, CliError> {
             written: Some(private_out.clone()),
             source,
         })?;
+    for staged in witnesses {
+        let path = staged.target().to_path_buf();
+        staged.commit().map_err(|source| {
+            CliError::Input(format!(
+                "wrote {} and {}, but cannot write the witness {}: {source}",
+                args.out.display(),
+                private_out.display(),
+                path.display()
+            ))
+        })?;
+    }
+    if let Some(dir) = &args.witness_dir {
+        eprintln!(
+            "prove: wrote {total} witness file(s) batch-<i>.wtns in {} (secret: never publish them)",
+            dir.display()
+        );
+    }
     eprintln!(
         "prove: {total} batch(es) proved in {:.1} s; wrote {} and the private output {} (secret: keep it, never publish it)",
         proving.elapsed().as_secs_f64(),

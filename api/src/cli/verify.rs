@@ -15,18 +15,43 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "KEYS", env = "GRIDPROOF_KEYS")]
     pub keys: PathBuf,
     /// The proofs file v1 written by `gridproof prove`.
-    #[arg(long, value_name = "PROOFS.json")]
-    pub proofs: PathBuf,
+    #[arg(
+        long,
+        value_name = "PROOFS.json",
+        required_unless_present = "snarkjs_proof"
+    )]
+    pub proofs: Option<PathBuf>,
+    /// Instead of a proofs file: a proof in snarkjs' proof.json form (from snarkjs, rapidsnark
+    /// or `gridproof proof to-snarkjs`), checked with this verifying key.
+    #[arg(
+        long,
+        value_name = "proof.json",
+        conflicts_with = "proofs",
+        requires = "snarkjs_public"
+    )]
+    pub snarkjs_proof: Option<PathBuf>,
+    /// The public inputs of --snarkjs-proof, snarkjs' public.json.
+    #[arg(long, value_name = "public.json", requires = "snarkjs_proof")]
+    pub snarkjs_public: Option<PathBuf>,
 }
 
 /// Runs `verify`: one line per batch on stdout; an error (exit 1) unless every batch verifies.
 pub fn run(args: &VerifyArgs) -> Result<(), CliError> {
+    let (Some(proofs), None) = (&args.proofs, &args.snarkjs_proof) else {
+        // clap requires exactly one of --proofs and --snarkjs-proof (with --snarkjs-public).
+        return match (&args.snarkjs_proof, &args.snarkjs_public) {
+            (Some(proof), Some(public)) => super::proof::verify_snarkjs(&args.keys, proof, public),
+            _ => Err(CliError::Input(
+                "give --proofs, or --snarkjs-proof with --snarkjs-public".into(),
+            )),
+        };
+    };
     let manifest = read_manifest(&args.keys)?;
     if let Some(warning) = manifest.provenance.warning() {
         eprintln!("note: {warning}");
     }
     let (_shape, vk) = load_verifying_key(&args.keys)?;
-    let file = ProofsFile::read(&args.proofs)?;
+    let file = ProofsFile::read(proofs)?;
     let report = verify_proofs_file(&vk, &file)?;
     let mut failed = 0;
     for (verdict, batch) in report.batches.iter().zip(&file.batches) {
