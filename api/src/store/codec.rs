@@ -65,7 +65,7 @@ pub(crate) fn u32s_to_bytes(xs: &[u32]) -> Vec<u8> {
 
 /// Inverse of [`u32s_to_bytes`]; refuses a length that is not a multiple of 4.
 pub(crate) fn u32s_from_bytes(bytes: &[u8], column: &'static str) -> Result<Vec<u32>, StoreError> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(StoreError::corrupt(
             column,
             format!("{} bytes is not a whole number of u32", bytes.len()),
