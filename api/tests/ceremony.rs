@@ -352,7 +352,7 @@ fn the_ceremony_runbook_runs_end_to_end() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(w("circuit.json")).unwrap()).unwrap();
     assert_eq!(summary["ptau_power"], POWER, "{summary}");
-    assert!(log.contains("# of Constraints: 24924"), "{log}");
+    assert!(log.contains("# of Constraints: 23636"), "{log}");
 
     // 2. Phase 1: the insecure file stands in for powersOfTau28_hez_final_15.ptau; the runbook's
     // checks refuse it, as they must refuse anything but the published file.

@@ -10,7 +10,10 @@
 //! disclosure, to a regulator): without it the commitment reveals nothing about the location,
 //! even though latitude and longitude come from a small set.
 
-use crate::{eddsa::PublicKey, encoding::field_from_be_bytes, merkle::MerkleTree, poseidon, Fr};
+use crate::{
+    eddsa::PublicKey, encoding::field_from_be_bytes, merkle::MerkleTree, poseidon,
+    statement::MAX_READING_BOUND_WH, Fr,
+};
 
 /// Most price slots a leaf can hold: Poseidon takes at most 16 inputs and 5 are fixed.
 pub const MAX_PRICE_SLOTS: usize = poseidon::MAX_INPUTS - 5;
@@ -125,12 +128,15 @@ pub fn reading_bound_wh(capacity_w: u32, interval_seconds: u32) -> u64 {
     (capacity_w as u64 * interval_seconds as u64) / 3600
 }
 
-/// [`reading_bound_wh`] if it is below 2^32, which the statement requires (it range-checks the
-/// bound to 32 bits); `None` otherwise: a site of this capacity and interval cannot be proved.
-/// Check it with this function wherever a site is accepted, so that the check and the circuit
-/// agree.
+/// [`reading_bound_wh`] if the statement can prove it, i.e. if it is at most
+/// [`MAX_READING_BOUND_WH`] (2^24 - 1: the circuit range-checks the bound and every reading to
+/// 24 bits); `None` otherwise: a site of this capacity and interval cannot be proved. Check it
+/// with this function (or [`crate::statement::provable_reading_bound_wh`], which names the site)
+/// wherever a site is accepted, so that the check and the circuit agree.
 pub fn checked_reading_bound_wh(capacity_w: u32, interval_seconds: u32) -> Option<u32> {
-    u32::try_from(reading_bound_wh(capacity_w, interval_seconds)).ok()
+    u32::try_from(reading_bound_wh(capacity_w, interval_seconds))
+        .ok()
+        .filter(|&bound| bound <= MAX_READING_BOUND_WH)
 }
 
 #[cfg(test)]
@@ -188,20 +194,25 @@ mod tests {
     }
 
     #[test]
-    fn checked_bound_is_none_from_2_pow_32() {
+    fn checked_bound_is_none_above_the_statement_limit() {
+        assert_eq!(MAX_READING_BOUND_WH, (1 << 24) - 1);
         assert_eq!(checked_reading_bound_wh(250_000, 3600), Some(250_000));
-        assert_eq!(checked_reading_bound_wh(u32::MAX, 3600), Some(u32::MAX));
-        assert_eq!(checked_reading_bound_wh(u32::MAX, 3601), None);
-        // 3 * 1431655765 = 2^32 - 1; one more watt gives 2^32 + 2.
+        // 2^24 - 1 W for an hour is the largest provable bound; one more watt is not.
         assert_eq!(
-            checked_reading_bound_wh(1_431_655_765, 10_800),
-            Some(u32::MAX)
+            checked_reading_bound_wh(MAX_READING_BOUND_WH, 3600),
+            Some(MAX_READING_BOUND_WH)
         );
-        assert_eq!(checked_reading_bound_wh(1_431_655_766, 10_800), None);
-        // Exactly 2^32 is refused, one interval-second less is not.
-        assert_eq!(reading_bound_wh(1 << 31, 7200), 1 << 32);
-        assert_eq!(checked_reading_bound_wh(1 << 31, 7200), None);
-        assert!(checked_reading_bound_wh(1 << 31, 7199).is_some());
+        assert_eq!(checked_reading_bound_wh(1 << 24, 3600), None);
+        // 67,108,863 W x 900 s / 3600 = 16,777,215.75: rounds down to the limit.
+        assert_eq!(
+            checked_reading_bound_wh(67_108_863, 900),
+            Some(MAX_READING_BOUND_WH)
+        );
+        assert_eq!(checked_reading_bound_wh(67_108_864, 900), None);
+        // Daily intervals: 699,050 W is the largest provable site.
+        assert_eq!(checked_reading_bound_wh(699_050, 86_400), Some(16_777_200));
+        assert_eq!(checked_reading_bound_wh(699_051, 86_400), None);
+        assert_eq!(checked_reading_bound_wh(u32::MAX, 3600), None);
         assert_eq!(checked_reading_bound_wh(u32::MAX, u32::MAX), None);
         assert_eq!(checked_reading_bound_wh(0, u32::MAX), Some(0));
     }

@@ -20,6 +20,7 @@ use gridproof_circuits::meter::MeterMessage;
 use gridproof_circuits::registry::{checked_reading_bound_wh, reading_bound_wh, Location};
 use gridproof_circuits::schedule::Schedule;
 use gridproof_circuits::statement::BatchShape;
+use gridproof_circuits::statement::MAX_READING_BOUND_WH;
 use gridproof_circuits::Fr;
 use serde::{Deserialize, Serialize};
 
@@ -542,15 +543,16 @@ pub enum SiteProblem {
         /// Extra detail from the verifier, if any.
         reason: Option<String>,
     },
-    /// The capacity bound floor(capacity_w * interval_seconds / 3600) is 2^32 or more: the
-    /// circuit range-checks it to 32 bits, so the site cannot be proved with this interval.
+    /// The capacity bound floor(capacity_w * interval_seconds / 3600) is above
+    /// [`MAX_READING_BOUND_WH`] (2^24 - 1): the circuit range-checks it and every reading to 24
+    /// bits, so the site cannot be proved with this interval.
     #[error(
         "the capacity bound floor({capacity_w} W x {interval_seconds} s / 3600) = {bound_wh} Wh \
-         is too large: it must be below 2^32 (4294967296) Wh per interval; lower capacity_w or \
-         interval_seconds"
+         is too large: it must be at most {MAX_READING_BOUND_WH} (2^24 - 1) Wh per interval; \
+         lower capacity_w or interval_seconds"
     )]
     CapacityBoundTooLarge {
-        /// The bound, 2^32 or more.
+        /// The bound, above [`MAX_READING_BOUND_WH`].
         bound_wh: u64,
         /// The site's capacity.
         capacity_w: u32,
@@ -870,7 +872,7 @@ pub fn validate(
             c.site(site, SiteProblem::Location(e.to_string()));
         }
         if let Some(interval_seconds) = interval_seconds {
-            // The same check as the circuit's: a bound of 2^32 or more fails its range check.
+            // The same check as the circuit's: a bound of 2^24 or more fails its range check.
             let capacity_w = record.capacity_w;
             match checked_reading_bound_wh(capacity_w, interval_seconds) {
                 None => {

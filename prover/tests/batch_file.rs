@@ -389,9 +389,10 @@ fn a_reading_over_the_capacity_bound_names_the_index_and_the_bound() {
 }
 
 #[test]
-fn a_capacity_bound_of_2_pow_32_or_more_is_refused_naming_the_site() {
-    // INTERVAL is 3 hours, so the bound is 3 x capacity_w: 1431655765 W gives 2^32 - 1 Wh.
-    let edge = 1_431_655_765;
+fn a_capacity_bound_over_2_pow_24_minus_1_is_refused_naming_the_site() {
+    // INTERVAL is 3 hours, so the bound is 3 x capacity_w: 5592405 W gives 2^24 - 1 Wh, the
+    // largest bound the statement proves (gridproof_circuits::statement::MAX_READING_BOUND_WH).
+    let edge = 5_592_405;
     let mut f = file(3);
     f.sites[1].capacity_w = edge + 1;
     f.sites[2].capacity_w = u32::MAX;
@@ -403,7 +404,7 @@ fn a_capacity_bound_of_2_pow_32_or_more_is_refused_naming_the_site() {
                 102,
                 1,
                 SiteProblem::CapacityBoundTooLarge {
-                    bound_wh: 4_294_967_298,
+                    bound_wh: 16_777_218,
                     capacity_w: edge + 1,
                     interval_seconds: INTERVAL,
                 }
@@ -421,11 +422,11 @@ fn a_capacity_bound_of_2_pow_32_or_more_is_refused_naming_the_site() {
     );
     let text = e.to_string();
     assert!(
-        text.contains("site 102 (sites[1]): the capacity bound floor(1431655766 W x 10800 s / 3600) = 4294967298 Wh is too large: it must be below 2^32"),
+        text.contains("site 102 (sites[1]): the capacity bound floor(5592406 W x 10800 s / 3600) = 16777218 Wh is too large: it must be at most 16777215 (2^24 - 1) Wh per interval"),
         "{text}"
     );
 
-    // Just below 2^32 the site is valid, and the circuit agrees: the bound fits its range check.
+    // At 2^24 - 1 the site is valid, and the circuit agrees: the bound fits its range check.
     f.sites[1].capacity_w = edge;
     f.sites[2].capacity_w = 250_000;
     let v = validate(&f, &shape(4), &ValidationPolicy::default()).unwrap();

@@ -23,6 +23,7 @@ use gridproof_circuits::eddsa::PrivateKey;
 use gridproof_circuits::meter::MeterMessage;
 use gridproof_circuits::registry::{checked_reading_bound_wh, MAX_REGION_BYTES};
 use gridproof_circuits::statement::MAX_READINGS_PER_SITE;
+use gridproof_circuits::statement::MAX_READING_BOUND_WH;
 use gridproof_prover::batch::{
     BatchFile, LocationRecord, SignatureRecord, SiteRecord, BATCH_FILE_VERSION,
 };
@@ -46,6 +47,15 @@ pub const MAX_SIMULATED_SECONDS: u64 = 366 * 86_400;
 const MIN_CAPACITY_W: u32 = 50_000;
 /// Largest simulated installation, in W; its capacity bound must fit the statement's 32 bits.
 const MAX_CAPACITY_W: u32 = 2_000_000;
+
+/// The largest simulated capacity at this interval: [`MAX_CAPACITY_W`], or less where a 2 MW
+/// site's capacity bound would exceed what the statement proves (daily intervals and longer).
+fn max_capacity_w(interval_seconds: u32) -> u32 {
+    let fits = u64::from(MAX_READING_BOUND_WH) * 3600 / u64::from(interval_seconds.max(1));
+    // Rounded down to the 500 W steps the simulation draws.
+    let fits = u32::try_from(fits / 500 * 500).unwrap_or(u32::MAX);
+    MAX_CAPACITY_W.min(fits)
+}
 
 /// Options of `meter simulate`.
 #[derive(Debug, Args)]
@@ -319,11 +329,14 @@ pub fn simulate(params: &SimulationParams, seed: [u8; 32]) -> Result<Simulation,
             covered_seconds / 86_400
         )));
     }
-    // Every simulated site must be provable: its capacity bound must be below 2^32.
-    if checked_reading_bound_wh(MAX_CAPACITY_W, params.interval_seconds).is_none() {
+    // Every simulated site must be provable: its capacity bound must be at most
+    // MAX_READING_BOUND_WH (2^24 - 1 Wh per interval). Long intervals shrink the largest
+    // simulated site instead; an interval too long even for the smallest one is refused.
+    let max_capacity_w = max_capacity_w(params.interval_seconds);
+    if checked_reading_bound_wh(MIN_CAPACITY_W, params.interval_seconds).is_none() {
         return Err(CliError::Input(format!(
-            "--interval-seconds {} is too long: a {MAX_CAPACITY_W} W site's capacity bound would \
-             be 2^32 Wh per interval or more, which the statement cannot prove",
+            "--interval-seconds {} is too long: even a {MIN_CAPACITY_W} W site's capacity bound \
+             would be over {MAX_READING_BOUND_WH} Wh per interval, which the statement cannot prove",
             params.interval_seconds
         )));
     }
@@ -377,8 +390,8 @@ pub fn simulate(params: &SimulationParams, seed: [u8; 32]) -> Result<Simulation,
         debug_assert!(city.region.len() <= MAX_REGION_BYTES);
 
         // Log-uniform 50 kW .. 2 MW, in steps of 500 W.
-        let (min_w, max_w) = (f64::from(MIN_CAPACITY_W), f64::from(MAX_CAPACITY_W));
-        let capacity = (rng.gen_range(min_w.ln()..max_w.ln())).exp();
+        let (min_w, max_w) = (f64::from(MIN_CAPACITY_W), f64::from(max_capacity_w));
+        let capacity = (rng.gen_range(min_w.ln()..=max_w.ln())).exp();
         let capacity_w = ((capacity / 500.0).round() * 500.0).clamp(min_w, max_w) as u32;
         let site_factor = rng.gen_range(0.85..1.20);
         let prices_uusd_per_kwh: Vec<u32> = BASE_PRICES_UUSD_PER_KWH
@@ -390,7 +403,7 @@ pub fn simulate(params: &SimulationParams, seed: [u8; 32]) -> Result<Simulation,
 
         let bound_wh = u64::from(
             checked_reading_bound_wh(capacity_w, params.interval_seconds)
-                .expect("capacity_w <= MAX_CAPACITY_W, whose bound was checked above"),
+                .expect("capacity_w <= max_capacity_w, whose bound fits the statement"),
         );
         let samples = interval.div_ceil(300).clamp(1, 48);
         let mut energy: Vec<f64> = Vec::with_capacity(t);

@@ -12,7 +12,7 @@
 use std::ops::{Add, Mul, Neg, Sub};
 
 use ark_ff::{Field, One, Zero};
-use ark_r1cs_std::fields::fp::FpVar;
+use ark_r1cs_std::fields::fp::{AllocatedFp, FpVar};
 use ark_relations::gr1cs::{ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
 use num_bigint::BigUint;
 
@@ -62,6 +62,17 @@ impl Lc {
     /// The value, `None` in setup mode.
     pub(crate) fn value(&self) -> Option<Fr> {
         self.value
+    }
+
+    /// This combination as an `FpVar`, for gadgets that take one: one symbolic linear
+    /// combination, no constraint and no witness (a constant stays a constant).
+    pub(crate) fn to_fp(&self, cs: &ConstraintSystemRef<Fr>) -> Result<FpVar<Fr>, SynthesisError> {
+        let lc = self.to_lc();
+        if lc.0.iter().all(|(_, v)| *v == Variable::One) {
+            return Ok(FpVar::Constant(lc.0.iter().map(|(c, _)| *c).sum()));
+        }
+        let var = cs.new_lc(|| lc)?;
+        Ok(FpVar::Var(AllocatedFp::new(self.value, var, cs.clone())))
     }
 
     /// The arkworks linear combination (duplicates merged).

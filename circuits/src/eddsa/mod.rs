@@ -20,7 +20,7 @@
 
 pub mod constraints;
 mod curve;
-mod lc;
+pub(crate) mod lc;
 
 use ark_ec::{twisted_edwards::TECurveConfig, AffineRepr, CurveGroup};
 use ark_ff::{BigInteger, PrimeField, Zero};

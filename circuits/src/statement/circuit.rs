@@ -1,11 +1,13 @@
 //! The constraint system of the batch statement. Constraint budget per reading (P = 4):
-//! 32 + 1 (r < 2^32), 32 + 1 (bound - r < 2^32), P - 1 (energy per slot); per site the leaf
-//! hash, the capacity bound division, the tariff range checks, the meter message hash, the
-//! signature, and two tree nodes. Measured counts: docs/statement.md, "Constraint budget".
+//! 24 (r < 2^24, r being the sum of its bits), 24 + 1 (bound - r < 2^24 and its sum equal to
+//! bound - r), P - 1 (energy per slot) = 52; per site the leaf hash, the capacity bound division
+//! (bound < 2^24), the meter message hash, the signature, and two tree nodes. Why each check is
+//! as wide as it is and no wider: docs/soundness.md, "The batch statement". Measured counts:
+//! docs/statement.md, "Constraint budget".
 
 use std::sync::{Arc, Mutex};
 
-use ark_ff::{BigInteger, PrimeField};
+use ark_ff::{BigInteger, Field, One, PrimeField, Zero};
 use ark_r1cs_std::{
     alloc::AllocVar,
     boolean::Boolean,
@@ -15,10 +17,13 @@ use ark_r1cs_std::{
 };
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 
-use super::{empty_position, BatchShape, BatchWitness, PublicInputs, StatementError};
+use super::{
+    empty_position, BatchShape, BatchWitness, PublicInputs, StatementError, READING_BOUND_BITS,
+};
 use crate::{
     eddsa::{
         constraints::{verify_signature_var, PublicKeyVar, SignatureVar},
+        lc::{self, Lc},
         Signature,
     },
     merkle::constraints::{root_from_path_var, subtree_root_var},
@@ -70,7 +75,8 @@ pub(super) struct SiteAssignment {
     pub(super) capacity_w: u64,
     pub(super) prices: Vec<u64>,
     pub(super) location_commitment: Fr,
-    pub(super) readings: Vec<u64>,
+    /// Field elements, so that tests can assign what no `u32` holds (2^24, p - 1).
+    pub(super) readings: Vec<Fr>,
     pub(super) signature: Signature,
 }
 
@@ -141,7 +147,7 @@ impl BatchCircuit {
                         .map(|&p| p as u64)
                         .collect(),
                     location_commitment: site.entry.location_commitment,
-                    readings: site.readings_wh.iter().map(|&r| r as u64).collect(),
+                    readings: site.readings_wh.iter().map(|&r| Fr::from(r)).collect(),
                     signature: site.signature,
                 }
             })
@@ -212,6 +218,77 @@ fn recompose(bits: &[Boolean<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
         })
         .collect();
     Ok(sum(&terms))
+}
+
+/// The values a prover assigns to the `n` bits of `value`: its low n - 1 bits, then everything
+/// above them in the top one (`value >> (n - 1)`, as an integer below the modulus), so that their
+/// weighted sum is `value` for every field element. For `value < 2^n` these are its bits; for any
+/// other value (2^n or more, or a "negative" p - x) the top one is not a bit and its booleanity
+/// constraint fails in the caller's constraint group, rather than the value being truncated.
+/// `n >= 1`.
+fn bit_values(value: Option<Fr>, n: usize) -> Vec<Option<Fr>> {
+    let Some(v) = value else {
+        return vec![None; n];
+    };
+    let big = v.into_bigint();
+    let mut low = Fr::zero();
+    let mut power = Fr::one();
+    let mut out = Vec::with_capacity(n);
+    for j in 0..n - 1 {
+        let bit = Fr::from(big.get_bit(j));
+        low += bit * power;
+        out.push(Some(bit));
+        power += power;
+    }
+    // power = 2^(n - 1) is invertible; v - low is a multiple of it as an integer below p.
+    out.push(power.inverse().map(|inv| (v - low) * inv));
+    out
+}
+
+/// `n` booleans (one constraint each) assigned from `value`, and their weighted sum
+/// `sum_j 2^j b_j` as a linear combination: wherever the sum is used, it is a value below 2^n.
+/// No packing constraint: the sum is not allocated, it *is* the range-checked value. For
+/// 1 <= n < 254 the sum is below the modulus, so the bits are unique.
+pub(super) fn range_checked(
+    cs: &ConstraintSystemRef<Fr>,
+    value: Option<Fr>,
+    n: usize,
+) -> Result<(Vec<Lc>, Lc), SynthesisError> {
+    let mut bits = Vec::with_capacity(n);
+    let mut sum = Lc::zero();
+    let mut power = Fr::one();
+    for value in bit_values(value, n) {
+        let bit = lc::witness(cs, value)?;
+        lc::enforce(cs, &bit, &(&Lc::one() - &bit), &Lc::zero())?;
+        sum.add_scaled(power, &bit);
+        bits.push(bit);
+        power += power;
+    }
+    Ok((bits, sum))
+}
+
+/// Seconds per hour: the divisor of the capacity bound.
+const SECONDS_PER_HOUR: u64 = 3600;
+
+/// Bits of the capacity bound's remainder (3599 < 2^12).
+const REMAINDER_BITS: usize = 12;
+
+/// Enforces `x <= 3599` for `x = sum_j 2^j bits[j]` over 12 booleans (3 constraints).
+/// 3599 = 0b1110_0000_1111: x exceeds it exactly when bits 11, 10 and 9 are all set (x >= 3584)
+/// and one of bits 4..=8 is set too, so `(b11 b10 b9) * (b4 + ... + b8) = 0` (the sum of five
+/// booleans is zero only if each is). Every witness is a product of bits: none is free.
+pub(super) fn enforce_remainder_below_an_hour(
+    cs: &ConstraintSystemRef<Fr>,
+    bits: &[Lc],
+) -> Result<(), SynthesisError> {
+    debug_assert_eq!(SECONDS_PER_HOUR - 1, 0b1110_0000_1111);
+    let [_, _, _, _, b4, b5, b6, b7, b8, b9, b10, b11] = bits else {
+        return Err(SynthesisError::Unsatisfiable);
+    };
+    let top_two = lc::product(cs, b11, b10)?;
+    let top_three = lc::product(cs, &top_two, b9)?;
+    let middle = Lc::sum([b4, b5, b6, b7, b8].map(|b| (Fr::one(), b)));
+    lc::enforce(cs, &top_three, &middle, &Lc::zero())
 }
 
 /// The sum of `terms` as a single linear combination.
@@ -295,46 +372,38 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
         }
         schedule::hash_var(&slot_values, p_count)?.enforce_equal(&schedule_hash)?;
 
+        // The one-hot bits as linear combinations, shared by every site's pricing products.
+        let slot_bits: Vec<Vec<Lc>> = one_hot
+            .iter()
+            .map(|bits| {
+                bits.iter()
+                    .map(|b| Lc::from_fp(&FpVar::from(b.clone())))
+                    .collect()
+            })
+            .collect();
+
         let mut registry_leaves = Vec::with_capacity(s_count);
         let mut message_leaves = Vec::with_capacity(s_count);
         let mut energy_parts = Vec::with_capacity(s_count);
         let mut revenue_parts = Vec::with_capacity(s_count);
         for s in 0..s_count {
             let site = a.map(|a| &a.sites[s]);
+
+            // The registry leaf binds every value below to what the registrar registered
+            // (u32 capacity and prices): they need no range check of their own.
+            groups.start(&cs, || format!("site {s}: registry leaf"));
             let is_real = Boolean::new_witness(cs.clone(), || {
                 site.map(|x| x.is_real)
                     .ok_or(SynthesisError::AssignmentMissing)
             })?;
-
-            groups.start(&cs, || format!("site {s}: tariff range"));
             let site_id = witness(&cs, site.map(|x| x.site_id))?;
             let key_x = witness(&cs, site.map(|x| x.key_x))?;
             let key_y = witness(&cs, site.map(|x| x.key_y))?;
+            let capacity = witness(&cs, site.map(|x| Fr::from(x.capacity_w)))?;
             let location_commitment = witness(&cs, site.map(|x| x.location_commitment))?;
             let prices = (0..p_count)
-                .map(|k| {
-                    let p = witness(&cs, site.map(|x| Fr::from(x.prices[k])))?;
-                    enforce_bits(&p, 32)?;
-                    Ok(p)
-                })
-                .collect::<Result<Vec<_>, SynthesisError>>()?;
-
-            // bound = floor(capacity * interval / 3600), with capacity and bound below 2^32.
-            groups.start(&cs, || format!("site {s}: capacity bound"));
-            let capacity = witness(&cs, site.map(|x| Fr::from(x.capacity_w)))?;
-            enforce_bits(&capacity, 32)?;
-            let energy_budget = &capacity * &interval;
-            let budget_value = site
-                .zip(a)
-                .map(|(x, a)| x.capacity_w as u128 * a.public.interval_seconds as u128);
-            let bound = witness(&cs, budget_value.map(|b| Fr::from(b / 3600)))?;
-            let remainder = witness(&cs, budget_value.map(|b| Fr::from(b % 3600)))?;
-            enforce_bits(&bound, 32)?;
-            enforce_bits(&remainder, 12)?;
-            enforce_bits(&(FpVar::Constant(Fr::from(3599u64)) - &remainder), 12)?;
-            (&bound * Fr::from(3600u64) + &remainder).enforce_equal(&energy_budget)?;
-
-            groups.start(&cs, || format!("site {s}: registry leaf"));
+                .map(|k| witness(&cs, site.map(|x| Fr::from(x.prices[k]))))
+                .collect::<Result<Vec<_>, _>>()?;
             let mut leaf_inputs = vec![
                 site_id.clone(),
                 key_x.clone(),
@@ -346,33 +415,57 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
             let leaf = hash_var(&leaf_inputs)?;
             registry_leaves.push(is_real.select(&leaf, &zero)?);
 
-            // Readings: r < 2^32 and bound - r < 2^32, then energy per price slot.
+            // bound = floor(capacity * interval / 3600) < 2^24:
+            // capacity * interval = 3600 * bound + rem, rem <= 3599 (one constraint).
+            groups.start(&cs, || format!("site {s}: capacity bound"));
+            let budget = site
+                .zip(a)
+                .map(|(x, a)| x.capacity_w as u128 * a.public.interval_seconds as u128);
+            let hour = SECONDS_PER_HOUR as u128;
+            let (_, bound) =
+                range_checked(&cs, budget.map(|b| Fr::from(b / hour)), READING_BOUND_BITS)?;
+            let (rem_bits, rem) =
+                range_checked(&cs, budget.map(|b| Fr::from(b % hour)), REMAINDER_BITS)?;
+            enforce_remainder_below_an_hour(&cs, &rem_bits)?;
+            lc::enforce(
+                &cs,
+                &Lc::from_fp(&capacity),
+                &Lc::from_fp(&interval),
+                &Lc::sum([(Fr::from(SECONDS_PER_HOUR), &bound), (Fr::one(), &rem)]),
+            )?;
+
+            // Readings: r < 2^24 and bound - r < 2^24, then energy per price slot.
             let mut readings = Vec::with_capacity(t_count);
-            let mut slot_energy: Vec<Vec<FpVar<Fr>>> =
-                vec![Vec::with_capacity(t_count); p_count - 1];
-            for (i, slot_bits) in one_hot.iter().enumerate() {
+            let mut energy = Lc::zero();
+            let mut slot_energy = vec![Lc::zero(); p_count - 1];
+            for (i, bits) in slot_bits.iter().enumerate() {
                 groups.start(&cs, || format!("site {s}: reading {i} range"));
-                let r = witness(&cs, site.map(|x| Fr::from(x.readings[i])))?;
-                enforce_bits(&r, 32)?;
+                let (_, r) = range_checked(&cs, site.map(|x| x.readings[i]), READING_BOUND_BITS)?;
                 groups.start(&cs, || format!("site {s}: reading {i} capacity bound"));
-                enforce_bits(&(&bound - &r), 32)?;
+                let headroom = bound.value().zip(r.value()).map(|(b, r)| b - r);
+                let (_, d) = range_checked(&cs, headroom, READING_BOUND_BITS)?;
+                lc::enforce(&cs, &(&r + &d), &Lc::one(), &bound)?;
                 groups.start(&cs, || format!("site {s}: reading {i} pricing"));
-                for (k, energy_k) in slot_energy.iter_mut().enumerate() {
-                    energy_k.push(FpVar::from(slot_bits[k].clone()) * &r);
+                for (energy_k, bit) in slot_energy.iter_mut().zip(bits) {
+                    energy_k.add_scaled(Fr::one(), &lc::product(&cs, bit, &r)?);
                 }
-                readings.push(r);
+                energy.add_scaled(Fr::one(), &r);
+                readings.push(r.to_fp(&cs)?);
             }
             groups.start(&cs, || format!("site {s}: revenue"));
-            let energy = sum(&readings);
-            let mut per_slot: Vec<FpVar<Fr>> = slot_energy.iter().map(|e| sum(e)).collect();
-            per_slot.push(&energy - sum(&per_slot));
-            let revenue = sum(&per_slot
-                .iter()
-                .zip(&prices)
-                .map(|(e, p)| e * p)
-                .collect::<Vec<_>>());
-            energy_parts.push(is_real.select(&energy, &zero)?);
-            revenue_parts.push(is_real.select(&revenue, &zero)?);
+            // The last slot's energy is the rest: the one-hot bits make that exact.
+            let mut last = energy.clone();
+            for e in &slot_energy {
+                last.add_scaled(-Fr::one(), e);
+            }
+            slot_energy.push(last);
+            let mut revenue = Lc::zero();
+            for (e, p) in slot_energy.iter().zip(&prices) {
+                revenue.add_scaled(Fr::one(), &lc::product(&cs, &Lc::from_fp(p), e)?);
+            }
+            let real = Lc::from_fp(&FpVar::from(is_real.clone()));
+            energy_parts.push(lc::product(&cs, &real, &energy)?);
+            revenue_parts.push(lc::product(&cs, &real, &revenue)?);
 
             groups.start(&cs, || format!("site {s}: meter message"));
             let message = message_hash_var(&site_id, &epoch, &interval, &readings)?;
@@ -400,8 +493,19 @@ impl ConstraintSynthesizer<Fr> for BatchCircuit {
         subtree_root_var(&message_leaves)?.enforce_equal(&readings_root)?;
 
         groups.start(&cs, || "totals".into());
-        sum(&energy_parts).enforce_equal(&total_energy)?;
-        sum(&revenue_parts).enforce_equal(&total_revenue)?;
+        let total = |parts: &[Lc]| Lc::sum(parts.iter().map(|p| (Fr::one(), p)));
+        lc::enforce(
+            &cs,
+            &total(&energy_parts),
+            &Lc::one(),
+            &Lc::from_fp(&total_energy),
+        )?;
+        lc::enforce(
+            &cs,
+            &total(&revenue_parts),
+            &Lc::one(),
+            &Lc::from_fp(&total_revenue),
+        )?;
         Ok(())
     }
 }

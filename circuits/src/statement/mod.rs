@@ -10,7 +10,9 @@
 //!   the leaf 0 and contributes nothing;
 //! - each real leaf commits to site id, meter key, capacity, tariff and a location commitment;
 //! - each real site's meter signature verifies over meter message v1 of its readings;
-//! - each reading r is below 2^32 and r <= floor(capacity_w * interval_seconds / 3600);
+//! - each reading r satisfies 0 <= r <= floor(capacity_w * interval_seconds / 3600) as integers,
+//!   and that bound is below 2^24 ([`MAX_READING_BOUND_WH`]; a restriction on which sites can be
+//!   proved, see [`provable_reading_bound_wh`]);
 //! - site revenue (nano-USD) = sum_i price[slot_i] * r_i exactly, with `slot_i` from the public
 //!   schedule bound by `schedule_hash`; totals are the sums over the real sites;
 //! - `readings_root` is the root of the S meter messages (0 for empty positions).
@@ -33,6 +35,35 @@ use crate::{
 
 /// Most readings per site a key may have (keeps every sum far below the field modulus).
 pub const MAX_READINGS_PER_SITE: usize = 1 << 16;
+
+/// Width in bits of each reading's two range checks (r and bound - r), and of the capacity
+/// bound's: the statement proves sites whose bound is below 2^24 Wh per interval.
+pub const READING_BOUND_BITS: usize = 24;
+
+/// Largest capacity bound `floor(capacity_w * interval_seconds / 3600)` the statement can
+/// prove, in Wh per interval (2^24 - 1, about 16.8 MWh: a 67 MW site at 15-minute intervals,
+/// 16.8 MW at hourly ones, 699 kW at daily ones). So also the largest provable reading. A site
+/// above it cannot be proved: refuse it when it is registered or its readings arrive, with
+/// [`provable_reading_bound_wh`] or [`crate::registry::checked_reading_bound_wh`].
+pub const MAX_READING_BOUND_WH: u32 = (1 << READING_BOUND_BITS) - 1;
+
+/// The capacity bound of a site, `floor(capacity_w * interval_seconds / 3600)` Wh per
+/// interval, if the statement can prove it (at most [`MAX_READING_BOUND_WH`]); otherwise an
+/// error naming the site, the bound and the limit.
+pub fn provable_reading_bound_wh(
+    site_id: u64,
+    capacity_w: u32,
+    interval_seconds: u32,
+) -> Result<u32, StatementError> {
+    crate::registry::checked_reading_bound_wh(capacity_w, interval_seconds).ok_or(
+        StatementError::ReadingBound {
+            site_id,
+            capacity_w,
+            interval_seconds,
+            bound_wh: crate::registry::reading_bound_wh(capacity_w, interval_seconds),
+        },
+    )
+}
 
 /// Why a shape, witness or public input vector does not fit the statement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +101,22 @@ pub enum StatementError {
     /// A registry entry is malformed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// A site's capacity bound is above what the statement can prove.
+    #[error(
+        "site {site_id}: the capacity bound floor({capacity_w} W x {interval_seconds} s / 3600) \
+         = {bound_wh} Wh per interval is above the statement's limit of \
+         {MAX_READING_BOUND_WH} Wh (2^{READING_BOUND_BITS} - 1)"
+    )]
+    ReadingBound {
+        /// The site.
+        site_id: u64,
+        /// Its capacity.
+        capacity_w: u32,
+        /// The interval length.
+        interval_seconds: u32,
+        /// The bound, above [`MAX_READING_BOUND_WH`].
+        bound_wh: u64,
+    },
     /// The public input vector has the wrong length or a value out of its range.
     #[error("public input {name}: {reason}")]
     PublicInput {
@@ -321,7 +368,9 @@ impl SiteWitness {
 }
 
 impl BatchWitness {
-    /// Checks the witness's dimensions against `shape`.
+    /// Checks the witness's dimensions against `shape`, and that every real site's capacity
+    /// bound is one the statement can prove ([`provable_reading_bound_wh`]). Readings above
+    /// their bound are not refused here: they make the circuit unsatisfiable.
     pub fn check_shape(&self, shape: &BatchShape) -> Result<(), StatementError> {
         let dim = |what: &str, expected: usize, got: usize| {
             if expected == got {
@@ -369,6 +418,11 @@ impl BatchWitness {
                 &format!("prices of position {i}"),
                 shape.price_slots,
                 site.entry.prices_uusd_per_kwh.len(),
+            )?;
+            provable_reading_bound_wh(
+                site.entry.site_id,
+                site.entry.capacity_w,
+                self.interval_seconds,
             )?;
         }
         Ok(())
