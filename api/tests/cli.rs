@@ -111,6 +111,7 @@ fn help_explains_every_command() {
         "--out",
         "--private-out",
         "--min-sites-per-batch",
+        "--msm",
     ] {
         assert!(prove.contains(flag), "{prove}");
     }
@@ -617,6 +618,75 @@ fn setup_prove_verify_and_a_tampered_proofs_file() {
         ],
         "nokeys",
     );
+}
+
+/// `--msm` picks the prover's MSM backend: every backend's proofs verify, an unknown name is
+/// refused before any work, and `bench` reports the backend it measured.
+#[test]
+fn prove_and_bench_take_an_msm_backend() {
+    let keys = tiny_keys();
+    let dir = scratch("msm");
+    let batch = tiny_batch(&dir, "batch.json", "7");
+    for backend in ["stock", "arkworks"] {
+        let proofs = dir.join(format!("proofs-{backend}.json"));
+        let prove = [
+            "prove",
+            "--keys",
+            p(keys),
+            "--batch",
+            p(&batch),
+            "--out",
+            p(&proofs),
+            "--msm",
+            backend,
+        ];
+        ok(&prove);
+        let verified = ok(&["verify", "--keys", p(keys), "--proofs", p(&proofs)]);
+        assert_eq!(
+            verified.lines().filter(|l| l.contains("verified")).count(),
+            2,
+            "{backend}: {verified}"
+        );
+    }
+    let proofs = dir.join("proofs-bad.json");
+    fails(
+        &[
+            "prove",
+            "--keys",
+            p(keys),
+            "--batch",
+            p(&batch),
+            "--out",
+            p(&proofs),
+            "--msm",
+            "rapidsnark",
+        ],
+        "unknown MSM backend 'rapidsnark'",
+    );
+    assert!(!proofs.exists());
+
+    let out = ok(&[
+        "bench",
+        "--sites",
+        "1",
+        "--readings-per-site",
+        "1",
+        "--no-epoch",
+        "--json",
+        "--msm",
+        "stock",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["backend"], "stock", "{report}");
+    let out = ok(&[
+        "bench",
+        "--sites",
+        "1",
+        "--readings-per-site",
+        "1",
+        "--no-epoch",
+    ]);
+    assert!(out.contains("hybrid MSM backend"), "{out}");
 }
 
 /// Rewrites a batch file's JSON.

@@ -29,7 +29,6 @@ use gridproof_prover::bench::peak_rss_bytes;
 use gridproof_prover::groth16::{compare_backends, create_proof, measure_backend};
 use gridproof_prover::{
     sample_batch_witness, setup_development, BatchShape, Bn254, Fr, Keys, MsmBackend,
-    PreparedProvingKey,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -137,8 +136,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let proof = match args.backend {
         None => {
             let start = Instant::now();
-            let ark = PreparedProvingKey::new(keys.proving_key.clone(), MsmBackend::Arkworks)?;
-            let hybrid = PreparedProvingKey::new(keys.proving_key, MsmBackend::Hybrid)?;
+            let ark = keys
+                .proving_key
+                .clone()
+                .into_backend(MsmBackend::Arkworks)?;
+            let hybrid = keys.proving_key.into_backend(MsmBackend::Hybrid)?;
             println!(
                 "prepared both keys in {:.0} ms (hybrid key points {} MiB)",
                 start.elapsed().as_secs_f64() * 1e3,
@@ -189,7 +191,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         Some(backend) => {
             let start = Instant::now();
-            let pk = PreparedProvingKey::new(keys.proving_key, backend)?;
+            let pk = keys.proving_key.into_backend(backend)?;
             println!(
                 "prepared the {backend} key in {:.0} ms (points {} MiB)",
                 start.elapsed().as_secs_f64() * 1e3,

@@ -1,7 +1,8 @@
 //! The benchmark behind `gridproof bench` (and the criterion benches): constraints, setup,
 //! key sizes and load times, witness + synthesis, satisfiability check, proof, verification,
-//! peak memory, and, in the same run, the floor: this machine's arkworks MSMs and FFTs of
-//! exactly the sizes one Groth16 proof of this circuit needs.
+//! peak memory, and, in the same run, the floor: this machine's MSMs (with the prover's
+//! backend, [`BenchOptions::backend`]) and FFTs of exactly the sizes one Groth16 proof of this
+//! circuit needs.
 //!
 //! [`bench_batch`] also checks, in the same run and with the same keys, the issue's first
 //! target: an epoch (a batch file v1, e.g. from `gridproof meter simulate`) is validated,
@@ -22,11 +23,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ark_bn254::{Bn254, Fq, G1Projective, G2Projective};
-use ark_ec::VariableBaseMSM;
+use ark_bn254::{Bn254, Fq};
 use ark_ff::{AdditiveGroup, FftField, PrimeField, UniformRand};
 use ark_groth16::r1cs_to_qap::evaluate_constraint;
-use ark_groth16::{PreparedVerifyingKey, Proof, ProvingKey};
+use ark_groth16::{PreparedVerifyingKey, Proof};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisError,
@@ -51,6 +51,7 @@ use crate::batch::{
     ValidationPolicy, BATCH_FILE_VERSION,
 };
 use crate::epoch::{prepare_epoch, EpochError};
+use crate::groth16::{time_msms, MsmBackend, PreparedProvingKey};
 use crate::keys::{load_verifying_key, setup_development_with, Keys, KeysError};
 use crate::private_output::{PrivateOutput, PrivateSite};
 use crate::proofs_file::{BatchProof, ProofsFile, ProofsFileError};
@@ -74,11 +75,18 @@ pub struct BenchOptions {
     /// Seed of the setup's and the prover's randomness (and of the epoch check's location
     /// salts). Benchmark keys are development keys: never use them for anything real.
     pub seed: u64,
+    /// The prover's MSM backend (the proving key is prepared for it when loaded); the floor
+    /// is measured with the same backend.
+    pub backend: MsmBackend,
 }
 
-/// The MSM + FFT floor of one proof, measured with arkworks on this machine.
+/// The MSM + FFT floor of one proof, measured on this machine with the prover's MSM backend
+/// (arkworks' MSMs for [`MsmBackend::Stock`]) and arkworks' FFTs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FloorReport {
+    /// Scalars to the MSMs' forms (canonical; for the hybrid also split by size).
+    #[serde(default)]
+    pub scalars_ms: f64,
     /// G1 MSM over the A query (size: variables - 1), scalars = the real assignment.
     pub msm_a_ms: f64,
     /// G1 MSM over the B query (size: variables - 1), scalars = the real assignment.
@@ -102,6 +110,9 @@ pub struct BenchReport {
     pub shape: ShapeRecord,
     /// Threads the prover's thread pool uses.
     pub threads: usize,
+    /// The prover's MSM backend (`gridproof bench --msm`).
+    #[serde(default)]
+    pub backend: MsmBackend,
     /// R1CS constraints.
     pub constraints: u64,
     /// constraints / (S * T).
@@ -439,7 +450,7 @@ where
     let peak_rss_prove_includes_setup = !reset_peak_rss();
 
     progress("loading the keys");
-    let (keys, proving_key_load_ms) = timed(|| Keys::load(&keys_dir));
+    let (keys, proving_key_load_ms) = timed(|| Keys::load_with_backend(&keys_dir, options.backend));
     let keys = keys?;
     if keys.shape != *shape {
         return Err(BenchError::WrongKeys {
@@ -487,7 +498,7 @@ where
     });
 
     progress("measuring the MSM + FFT floor");
-    let floor = measure_floor(&keys.proving_key, &assignment, &mut rng);
+    let floor = measure_floor(&keys.proving_key, &assignment, &mut rng)?;
     drop(assignment);
 
     let (epoch, tamper) = checks(&keys, &pvk, &mut rng, progress)?;
@@ -498,14 +509,15 @@ where
     Ok(BenchReport {
         shape: ShapeRecord::of(shape),
         threads: available_threads(),
+        backend: keys.proving_key.backend(),
         constraints,
         constraints_per_reading: constraints as f64
             / (shape.sites as f64 * shape.readings_per_site as f64),
         constraints_per_site: constraints as f64 / shape.sites as f64,
-        variables: keys.proving_key.a_query.len() as u64,
+        variables: keys.proving_key.num_variables() as u64,
         public_inputs: keys.num_public_inputs() as u64,
         // n - 1 H points (libsnark reduction) or n (snarkjs' reduction, imported keys).
-        fft_domain_size: keys.proving_key.h_query.len().next_power_of_two() as u64,
+        fft_domain_size: keys.proving_key.h_query_len().next_power_of_two() as u64,
         setup_ms,
         proving_key_bytes: manifest.proving_key.bytes,
         verifying_key_bytes: manifest.verifying_key.bytes,
@@ -1070,9 +1082,9 @@ impl Tamper<'_> {
     }
 
     /// A reading of 2^32 cannot be put in a `BatchWitness` (readings are u32), so it is set in
-    /// the synthesized assignment of the honest batch: the reading's variable becomes 2^32 and
-    /// its 32 range bits its low bits (all 0), the best a cheating prover can choose. The check
-    /// the prover runs must then fail in the reading's range group.
+    /// the synthesized assignment of the honest batch. The circuit's reading is the sum of its
+    /// 24 range bits, so a cheating prover must give the top "bit" the value 2^(32 - 23) and
+    /// the others 0. The check the prover runs must then fail in the reading's range group.
     fn out_of_range_reading(&self, position: usize, index: usize) -> (String, bool) {
         let group = format!("site {position}: reading {index} range");
         let reading = match &self.honest.sites[position] {
@@ -1097,8 +1109,8 @@ impl Tamper<'_> {
                 false,
             );
         }
-        // The group's constraints: 32 bit constraints b * (1 - b) = 0, then sum 2^j b_j = r.
-        // Its variables: r (allocated first) and the 32 bits, low bit first.
+        // The group's constraints: b * (1 - b) = 0 for each of the reading's 24 bits (the
+        // reading is their sum sum_j 2^j b_j). Its variables: the bits, low bit first.
         let [a, b, c] = &matrices[..] else {
             return ("the circuit is not R1CS".to_string(), false);
         };
@@ -1114,16 +1126,17 @@ impl Tamper<'_> {
             .collect();
         vars.sort_unstable();
         vars.dedup();
-        let located = vars.len() == 33 && z[vars[0]] == Fr::from(reading) && {
+        let bits = gridproof_circuits::statement::READING_BOUND_BITS;
+        let located = vars.len() == bits && {
             let mut power = Fr::from(1u64);
             let mut sum = Fr::from(0u64);
             let mut boolean = true;
-            for &v in &vars[1..] {
+            for &v in &vars {
                 boolean &= z[v] == Fr::from(0u64) || z[v] == Fr::from(1u64);
                 sum += z[v] * power;
                 power.double_in_place();
             }
-            boolean && sum == z[vars[0]]
+            boolean && sum == Fr::from(reading)
         };
         if !located {
             return (
@@ -1131,10 +1144,10 @@ impl Tamper<'_> {
                 false,
             );
         }
-        z[vars[0]] = Fr::from(1u64 << 32);
-        for &v in &vars[1..] {
+        for &v in &vars {
             z[v] = Fr::from(0u64);
         }
+        z[vars[bits - 1]] = Fr::from(1u64 << (32 - (bits - 1)));
         match first_violated(&matrices, &z) {
             Some(i) => {
                 let found = groups.name_of(i).unwrap_or_else(|| "(unnamed)".into());
@@ -1330,7 +1343,8 @@ impl Tamper<'_> {
             "reading_2_pow_32",
             format!(
                 "a reading of 2^32 Wh (site {a}, reading {k}; set in the synthesized assignment \
-                 with its range bits = its low 32 bits, since the circuit API holds u32 readings)"
+                 as the sum of its range bits, the top one 2^9, since the circuit API holds u32 \
+                 readings)"
             ),
             unsatisfied(&format!("site {a}: reading {k} range")),
             self.out_of_range_reading(a, k),
@@ -1521,32 +1535,18 @@ fn available_threads() -> usize {
 
 /// Times the MSMs and FFTs one Groth16 proof with this key and assignment performs.
 fn measure_floor(
-    pk: &ProvingKey<Bn254>,
+    pk: &PreparedProvingKey,
     assignment: &Assignment,
     rng: &mut ChaCha20Rng,
-) -> FloorReport {
-    type BigInt = <Fr as PrimeField>::BigInt;
-    // As the prover: scalars of the A and B MSMs are all variables but the constant 1.
-    let scalars: Vec<BigInt> = assignment.full[1..]
-        .iter()
-        .map(|s| s.into_bigint())
-        .collect();
-    let witness = &scalars[assignment.num_instance - 1..];
-    let (_, msm_a_ms) = timed(|| black_box(G1Projective::msm_bigint(&pk.a_query[1..], &scalars)));
-    let (_, msm_b_g1_ms) =
-        timed(|| black_box(G1Projective::msm_bigint(&pk.b_g1_query[1..], &scalars)));
-    let (_, msm_b_g2_ms) =
-        timed(|| black_box(G2Projective::msm_bigint(&pk.b_g2_query[1..], &scalars)));
-    let (_, msm_l_ms) = timed(|| black_box(G1Projective::msm_bigint(&pk.l_query, witness)));
-    drop(scalars);
-    let h: Vec<BigInt> = (0..pk.h_query.len())
-        .map(|_| Fr::rand(rng).into_bigint())
-        .collect();
-    let (_, msm_h_ms) = timed(|| black_box(G1Projective::msm_bigint(&pk.h_query, &h)));
-    drop(h);
+) -> Result<FloorReport, BenchError> {
+    // The MSMs as the prover runs them, on the real assignment; h (the witness map's output)
+    // is full-size random-looking scalars, so random ones time the same.
+    let h: Vec<Fr> = (0..pk.h_query_len()).map(|_| Fr::rand(rng)).collect();
+    let t =
+        time_msms(pk, h, &assignment.full, assignment.num_instance).map_err(ProveError::from)?;
 
     // n - 1 H points (libsnark reduction) or n (snarkjs' reduction, imported keys).
-    let domain_size = pk.h_query.len().next_power_of_two();
+    let domain_size = pk.h_query_len().next_power_of_two();
     let fft_ms = match GeneralEvaluationDomain::<Fr>::new(domain_size) {
         Some(domain) => {
             let coset = domain
@@ -1565,16 +1565,16 @@ fn measure_floor(
         }
         None => 0.0,
     };
-    let total_ms = msm_a_ms + msm_b_g1_ms + msm_b_g2_ms + msm_l_ms + msm_h_ms + fft_ms;
-    FloorReport {
-        msm_a_ms,
-        msm_b_g1_ms,
-        msm_b_g2_ms,
-        msm_l_ms,
-        msm_h_ms,
+    Ok(FloorReport {
+        scalars_ms: t.scalars.wall_ms,
+        msm_a_ms: t.msm_a.wall_ms,
+        msm_b_g1_ms: t.msm_b_g1.wall_ms,
+        msm_b_g2_ms: t.msm_b_g2.wall_ms,
+        msm_l_ms: t.msm_l.wall_ms,
+        msm_h_ms: t.msm_h.wall_ms,
         fft_ms,
-        total_ms,
-    }
+        total_ms: t.total.wall_ms + fft_ms,
+    })
 }
 
 fn duration(ms: f64) -> String {
@@ -1659,8 +1659,8 @@ impl fmt::Display for BenchReport {
         let row = |f: &mut fmt::Formatter<'_>, k: &str, v: String| writeln!(f, "  {k:<28} {v}");
         writeln!(
             f,
-            "gridproof bench: {} ({} threads)",
-            self.shape, self.threads
+            "gridproof bench: {} ({} threads, {} MSM backend)",
+            self.shape, self.threads, self.backend
         )?;
         row(
             f,
@@ -1736,7 +1736,8 @@ impl fmt::Display for BenchReport {
             f,
             "floor: MSMs",
             format!(
-                "A {}, B(G1) {}, B(G2) {}, L {}, H {}",
+                "scalars {}, A {}, B(G1) {}, B(G2) {}, L {}, H {}",
+                duration(fl.scalars_ms),
                 duration(fl.msm_a_ms),
                 duration(fl.msm_b_g1_ms),
                 duration(fl.msm_b_g2_ms),

@@ -158,6 +158,14 @@ pub enum EpochError {
     /// A batch witness does not fit the statement.
     #[error("statement: {0}")]
     Statement(#[from] StatementError),
+    /// [`prepare_epoch_with_salts`] was given another number of salts than sites.
+    #[error("{salts} location salts for {sites} sites")]
+    SaltCount {
+        /// Sites in the batch file.
+        sites: usize,
+        /// Salts given.
+        salts: usize,
+    },
 }
 
 /// One batch ready to prove.
@@ -192,16 +200,33 @@ pub fn prepare_epoch<R: RngCore + CryptoRng>(
     batch: &ValidatedBatch,
     rng: &mut R,
 ) -> Result<PreparedEpoch, EpochError> {
+    let salts: Vec<Fr> = batch.sites().iter().map(|_| Fr::rand(rng)).collect();
+    prepare_epoch_with_salts(batch, &salts)
+}
+
+/// [`prepare_epoch`] with each site's location salt given (`salts[i]` for `batch.sites()[i]`)
+/// instead of drawn: a service that keeps every installation's salt (sealed with its location)
+/// rebuilds the same registry root and the same witnesses from the same data. The salts are
+/// secret; reusing one across epochs is what makes the registry reproducible, not a weakness,
+/// as long as it was drawn at random once.
+pub fn prepare_epoch_with_salts(
+    batch: &ValidatedBatch,
+    salts: &[Fr],
+) -> Result<PreparedEpoch, EpochError> {
     let shape = batch.shape();
     let s = shape.sites;
     let (sites, plan) = (batch.sites(), batch.plan());
+    if salts.len() != sites.len() {
+        return Err(EpochError::SaltCount {
+            sites: sites.len(),
+            salts: salts.len(),
+        });
+    }
 
-    // Registry entries in file order, with fresh salts.
+    // Registry entries in file order, with their salts.
     let mut entries = Vec::with_capacity(sites.len());
-    let mut salts = Vec::with_capacity(sites.len());
     let mut leaves_by_site = Vec::with_capacity(sites.len());
-    for site in sites {
-        let salt = Fr::rand(rng);
+    for (site, &salt) in sites.iter().zip(salts) {
         let entry = RegistryEntry {
             site_id: site.site_id,
             meter_key: site.meter_key,
@@ -211,7 +236,6 @@ pub fn prepare_epoch<R: RngCore + CryptoRng>(
         };
         leaves_by_site.push(entry.leaf()?);
         entries.push(entry);
-        salts.push(salt);
     }
 
     // Leaves of the tree: batch b's sites at b*S.., zeros in the gaps.

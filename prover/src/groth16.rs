@@ -6,13 +6,14 @@
 //! FFTs) is the reduction's own `R1CSToQAP::witness_map_from_matrices`, generic over `QAP`, and
 //! only the five MSMs (H, L, A, B in G1, B in G2) go through the [`MsmBackend`]:
 //!
-//! - [`MsmBackend::Arkworks`]: arkworks' `msm_bigint`, exactly as ark-groth16 calls it (the stock
-//!   path; same proof, bit for bit, for the same `r` and `s`).
-//! - [`MsmBackend::Hybrid`]: full-size scalars go to halo2curves' `msm_best` (about 1.4x faster
-//!   than arkworks on them), small ones (at most 64 bits, or at most 64 bits below the modulus:
-//!   the bits and small numbers of a witness) to arkworks, which sorts them into its fast
-//!   small-scalar paths. Both libraries keep BN254 elements as four Montgomery limbs with
-//!   R = 2^256 and affine identity as (0, 0), so converting is a copy of limbs.
+//! - [`MsmBackend::Stock`]: ark-groth16's own prover, called unchanged (the reference).
+//! - [`MsmBackend::Arkworks`]: arkworks' `msm_bigint`, exactly as ark-groth16 calls it (same
+//!   proof, bit for bit, for the same `r` and `s`).
+//! - [`MsmBackend::Hybrid`] (the default): full-size scalars go to halo2curves' `msm_best`
+//!   (about 1.4x faster than arkworks on them), small ones (at most 64 bits, or at most 64 bits
+//!   below the modulus: the bits and small numbers of a witness) to arkworks, which sorts them
+//!   into its fast small-scalar paths. Both libraries keep BN254 elements as four Montgomery
+//!   limbs with R = 2^256 and affine identity as (0, 0), so converting is a copy of limbs.
 //!
 //! The proving key is converted once, when it is prepared ([`PreparedProvingKey::new`]): the
 //! hybrid key keeps its point vectors in halo2curves' layout only (the arkworks vectors are
@@ -27,25 +28,19 @@
 //! witness map (FFTs, unchanged) is 3.6 s of it. Peak memory of a hybrid proof with the matrices
 //! moved in: 848 MiB including the 301 MiB key (synthesis itself peaks at 875 MiB).
 //!
-//! # Wiring it into `prove`
+//! # How `prove` uses it
 //!
-//! ```text
-//! // Once, at load: move the key in (no second copy is kept).
-//! let prepared = PreparedProvingKey::new(keys.proving_key, MsmBackend::Hybrid)?;
-//! // Per proof, after the satisfiability check, instead of
-//! // Groth16::<Bn254>::create_proof_with_reduction_and_matrices(&pk, r, s, &matrices, ...):
-//! let proof = match keys.qap_reduction {
-//!     QapReduction::Libsnark => groth16::create_proof::<LibsnarkReduction>(
-//!         &prepared, r, s, matrices, num_instance, num_constraints, &full)?,
-//!     QapReduction::Circom => groth16::create_proof::<CircomReduction>(/* same */)?,
-//! };
-//! // Self-check against prepared.verifying_key(); map Groth16Error into ProveError with
-//! // `#[error(transparent)] Prover(#[from] groth16::Groth16Error)`.
-//! ```
-//! Passing `matrices` by value frees them before the MSMs (`&matrices` works too).
-//! `QAP` is the reduction the keys were made for. [`create_proof_timed`] returns the same proof
-//! and the wall-clock and CPU time of each step, for benchmarks; [`measure_backend`] and
-//! [`compare_backends`] (both backends interleaved, proofs checked equal) build on it.
+//! [`crate::keys::Keys`] holds its proving key as a [`PreparedProvingKey`] (the only copy),
+//! prepared at load for the backend chosen (`Keys::load_with_backend`; `gridproof prove --msm`
+//! and `gridproof bench --msm`, default hybrid). [`crate::prove::prove`], after the
+//! satisfiability check, calls [`create_proof`] with the keys' QAP reduction (libsnark's for
+//! development keys, circom's for imported zkeys), moving the matrices in so they are freed
+//! before the MSMs, and self-verifies the proof; a [`Groth16Error`] becomes
+//! `ProveError::Prover`. [`PreparedProvingKey::serialize_uncompressed`] writes the key file
+//! from either layout. [`create_proof_timed`] returns the same proof and the wall-clock and
+//! CPU time of each step, for benchmarks; [`time_msms`] times the MSMs alone (`gridproof
+//! bench`'s floor); [`measure_backend`] and [`compare_backends`] (two backends interleaved,
+//! proofs checked equal) build on it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -55,9 +50,10 @@ use ark_bn254::{Bn254, Fq, Fq2, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{BigInt, BigInteger, PrimeField, UniformRand, Zero};
 use ark_groth16::r1cs_to_qap::R1CSToQAP;
-use ark_groth16::{Proof, ProvingKey, VerifyingKey};
+use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
 use ark_poly::GeneralEvaluationDomain;
 use ark_relations::gr1cs::{Matrix, SynthesisError};
+use ark_serialize::{CanonicalSerialize, Compress, SerializationError};
 use halo2curves::bn256 as h2;
 use halo2curves::group::prime::PrimeCurveAffine;
 use rand::{CryptoRng, RngCore};
@@ -71,26 +67,38 @@ use crate::Fr;
 /// 32 and 64 bits with cheaper special paths, halo2curves always pays for all 254 bits.
 pub const SMALL_SCALAR_BITS: u32 = 64;
 
-/// Which multi-scalar multiplication code [`create_proof`] uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Which prover code [`create_proof`] runs, named by its multi-scalar multiplications (93% of
+/// a proof's time). All three make the same proof from the same input and `r`, `s`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MsmBackend {
-    /// arkworks' MSMs, as ark-groth16's own prover: the reference, always available.
+    /// ark-groth16's own `create_proof_with_reduction_and_matrices`, untouched: the stock
+    /// path, kept as the reference (its step timings are not available, only the total).
+    Stock,
+    /// This module's prover with arkworks' MSMs, called as ark-groth16 calls them.
     Arkworks,
-    /// Full-size scalars to halo2curves (assembly field arithmetic), small ones to arkworks.
+    /// Full-size scalars to halo2curves (assembly field arithmetic), small ones to arkworks:
+    /// the fastest measured here, so the default.
+    #[default]
     Hybrid,
 }
 
 impl MsmBackend {
     /// Every backend, for command-line help and benchmarks.
-    pub const ALL: [MsmBackend; 2] = [MsmBackend::Arkworks, MsmBackend::Hybrid];
+    pub const ALL: [MsmBackend; 3] = [MsmBackend::Stock, MsmBackend::Arkworks, MsmBackend::Hybrid];
 
     /// The backend's name on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
+            MsmBackend::Stock => "stock",
             MsmBackend::Arkworks => "arkworks",
             MsmBackend::Hybrid => "hybrid",
         }
+    }
+
+    /// True if the key is kept in arkworks' layout for this backend (all but the hybrid).
+    fn uses_arkworks_layout(self) -> bool {
+        self != MsmBackend::Hybrid
     }
 }
 
@@ -137,7 +145,7 @@ pub enum Groth16Error {
     #[error("the QAP witness map failed: {0}")]
     Synthesis(#[from] SynthesisError),
     /// A backend name that is not one of [`MsmBackend::ALL`].
-    #[error("unknown MSM backend '{0}' (expected 'arkworks' or 'hybrid')")]
+    #[error("unknown MSM backend '{0}' (expected 'stock', 'arkworks' or 'hybrid')")]
     UnknownBackend(String),
     /// The two backends made different proofs from the same input and randomness.
     #[error("the {0} and {1} backends made different proofs from the same input: a backend bug")]
@@ -145,12 +153,16 @@ pub enum Groth16Error {
 }
 
 /// A Groth16 proving key prepared for one [`MsmBackend`]: converted once, used for many proofs.
-#[derive(Debug, Clone)]
+/// Two prepared keys are equal if they are of the same backend and hold the same points.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PreparedProvingKey {
+    backend: MsmBackend,
     inner: Prepared,
 }
 
-#[derive(Debug, Clone)]
+/// The key's layout: arkworks' ([`MsmBackend::Stock`] and [`MsmBackend::Arkworks`]) or the
+/// hybrid's.
+#[derive(Debug, Clone, PartialEq)]
 enum Prepared {
     Arkworks(ProvingKey<Bn254>),
     Hybrid(HybridKey),
@@ -158,7 +170,7 @@ enum Prepared {
 
 /// The proving key in halo2curves' layout (the point vectors) plus the few single points the
 /// proof's assembly needs in arkworks' layout.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct HybridKey {
     vk: VerifyingKey<Bn254>,
     beta_g1: G1Affine,
@@ -172,7 +184,7 @@ struct HybridKey {
 
 /// One point vector of the key and whether it holds the identity (which `msm_best` cannot
 /// take), found once at preparation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Query<P> {
     points: Vec<P>,
     has_identity: bool,
@@ -196,7 +208,7 @@ impl PreparedProvingKey {
     pub fn new(pk: ProvingKey<Bn254>, backend: MsmBackend) -> Result<Self, Groth16Error> {
         check_key(&pk)?;
         let inner = match backend {
-            MsmBackend::Arkworks => Prepared::Arkworks(pk),
+            MsmBackend::Stock | MsmBackend::Arkworks => Prepared::Arkworks(pk),
             MsmBackend::Hybrid => {
                 let ProvingKey {
                     vk,
@@ -225,15 +237,66 @@ impl PreparedProvingKey {
                 })
             }
         };
-        Ok(Self { inner })
+        Ok(Self { backend, inner })
     }
 
     /// The backend this key was prepared for.
     pub fn backend(&self) -> MsmBackend {
-        match self.inner {
-            Prepared::Arkworks(_) => MsmBackend::Arkworks,
-            Prepared::Hybrid(_) => MsmBackend::Hybrid,
+        self.backend
+    }
+
+    /// The same key prepared for `backend`, converted (one point vector at a time, as
+    /// [`PreparedProvingKey::new`]) only if the layout differs.
+    pub fn into_backend(self, backend: MsmBackend) -> Result<Self, Groth16Error> {
+        if self.backend.uses_arkworks_layout() == backend.uses_arkworks_layout() {
+            return Ok(Self { backend, ..self });
         }
+        Self::new(self.into_proving_key(), backend)
+    }
+
+    /// The key in arkworks' form, converted back one point vector at a time (each
+    /// halo2curves vector is freed before the next is converted).
+    pub fn into_proving_key(self) -> ProvingKey<Bn254> {
+        match self.inner {
+            Prepared::Arkworks(pk) => pk,
+            Prepared::Hybrid(k) => {
+                let a_query = unconvert_query::<G1>(k.a_query);
+                let b_g1_query = unconvert_query::<G1>(k.b_g1_query);
+                let b_g2_query = unconvert_query::<G2>(k.b_g2_query);
+                let h_query = unconvert_query::<G1>(k.h_query);
+                let l_query = unconvert_query::<G1>(k.l_query);
+                ProvingKey {
+                    vk: k.vk,
+                    beta_g1: k.beta_g1,
+                    delta_g1: k.delta_g1,
+                    a_query,
+                    b_g1_query,
+                    b_g2_query,
+                    h_query,
+                    l_query,
+                }
+            }
+        }
+    }
+
+    /// Writes the key exactly as arkworks' `ProvingKey::serialize_with_mode(w, Compress::No)`
+    /// does (the key file's body), without converting the whole key back first.
+    pub fn serialize_uncompressed<W: std::io::Write>(
+        &self,
+        mut w: W,
+    ) -> Result<(), SerializationError> {
+        let k = match &self.inner {
+            Prepared::Arkworks(pk) => return pk.serialize_with_mode(w, Compress::No),
+            Prepared::Hybrid(k) => k,
+        };
+        k.vk.serialize_with_mode(&mut w, Compress::No)?;
+        k.beta_g1.serialize_with_mode(&mut w, Compress::No)?;
+        k.delta_g1.serialize_with_mode(&mut w, Compress::No)?;
+        write_query::<G1, _>(&mut w, &k.a_query)?;
+        write_query::<G1, _>(&mut w, &k.b_g1_query)?;
+        write_query::<G2, _>(&mut w, &k.b_g2_query)?;
+        write_query::<G1, _>(&mut w, &k.h_query)?;
+        write_query::<G1, _>(&mut w, &k.l_query)
     }
 
     /// The verifying key inside the proving key (to self-check a proof).
@@ -373,7 +436,8 @@ impl ProveTimings {
 ///
 /// `matrices` may be borrowed (`&matrices`) or moved in (`matrices`): moved-in matrices are
 /// freed as soon as the witness map is done, before the MSMs allocate (at S = 64 the matrices
-/// are ~380 MiB, more than the MSMs' working memory), which lowers the prover's peak memory.
+/// are ~380 MiB, more than the MSMs' working memory), which lowers the prover's peak memory
+/// ([`MsmBackend::Stock`] holds them to the end: ark-groth16 borrows them throughout).
 ///
 /// The same proof as ark-groth16's `create_proof_with_reduction_and_matrices` for the same
 /// inputs, whatever the backend. Like it, this does not check that the assignment satisfies
@@ -410,19 +474,24 @@ pub fn create_proof_timed<'m, QAP: R1CSToQAP>(
     num_constraints: usize,
     full_assignment: &[Fr],
 ) -> Result<(Proof<Bn254>, ProveTimings), Groth16Error> {
-    let (key_variables, key_instance) = (pk.num_variables(), pk.num_instance());
-    if full_assignment.len() != key_variables || num_instance != key_instance {
-        return Err(Groth16Error::Shape {
-            assignment: full_assignment.len(),
-            instance: num_instance,
-            key_variables,
-            key_instance,
-        });
-    }
+    check_shape(pk, full_assignment, num_instance)?;
     let mut t = ProveTimings::default();
     let start = Clock::start();
 
     let matrices = matrices.into();
+    if let (MsmBackend::Stock, Prepared::Arkworks(ark)) = (pk.backend, &pk.inner) {
+        let proof = Groth16::<Bn254, QAP>::create_proof_with_reduction_and_matrices(
+            ark,
+            r,
+            s,
+            &matrices,
+            num_instance,
+            num_constraints,
+            full_assignment,
+        )?;
+        t.total = start.elapsed();
+        return Ok((proof, t));
+    }
     let h = QAP::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
         &matrices,
         num_instance,
@@ -433,12 +502,63 @@ pub fn create_proof_timed<'m, QAP: R1CSToQAP>(
     drop(matrices);
     t.witness_map = start.elapsed();
 
+    let acc = msms(pk, h, full_assignment, num_instance, !r.is_zero(), &mut t);
+    let proof = assemble(&Constants::of(pk), r, s, acc);
+    t.total = start.elapsed();
+    Ok((proof, t))
+}
+
+/// Times the five MSMs of one proof as `pk`'s backend computes them (arkworks' for
+/// [`MsmBackend::Stock`]), with `h` as the H query's scalars (the witness map's output; random
+/// full-size scalars are as good for timing): the MSM part of a benchmark's floor. The steps
+/// other than the scalars and the MSMs are 0; `total` is their sum.
+pub fn time_msms(
+    pk: &PreparedProvingKey,
+    h: Vec<Fr>,
+    full_assignment: &[Fr],
+    num_instance: usize,
+) -> Result<ProveTimings, Groth16Error> {
+    check_shape(pk, full_assignment, num_instance)?;
+    let mut t = ProveTimings::default();
+    std::hint::black_box(msms(pk, h, full_assignment, num_instance, true, &mut t));
+    t.total = t.scalars + t.msm();
+    Ok(t)
+}
+
+/// The assignment must be of the key's circuit, or the MSMs would index out of bounds.
+fn check_shape(
+    pk: &PreparedProvingKey,
+    full_assignment: &[Fr],
+    num_instance: usize,
+) -> Result<(), Groth16Error> {
+    let (key_variables, key_instance) = (pk.num_variables(), pk.num_instance());
+    if full_assignment.len() != key_variables || num_instance != key_instance {
+        return Err(Groth16Error::Shape {
+            assignment: full_assignment.len(),
+            instance: num_instance,
+            key_variables,
+            key_instance,
+        });
+    }
+    Ok(())
+}
+
+/// The five MSMs of a proof with the backend's code (arkworks' for an arkworks-layout key),
+/// each timed into `t`; the B MSM in G1 only `with_b_g1` (ark-groth16 skips it when r = 0).
+fn msms(
+    pk: &PreparedProvingKey,
+    h: Vec<Fr>,
+    full_assignment: &[Fr],
+    num_instance: usize,
+    with_b_g1: bool,
+    t: &mut ProveTimings,
+) -> Accumulators {
     // As ark-groth16: the A and B MSMs run over all variables but the constant 1, the L MSM
     // over the witness; `z` holds those scalars, the witness is its tail from `num_instance - 1`.
     // The H MSM runs first, so that h is freed before the others' scalars are made.
     let z = &full_assignment[1..];
     let witness_start = num_instance - 1;
-    let acc = match &pk.inner {
+    match &pk.inner {
         Prepared::Arkworks(pk) => {
             let h_bigints: Vec<BigInt<4>> = timed_add(&mut t.scalars, || {
                 h.par_iter().map(|s| s.into_bigint()).collect()
@@ -460,10 +580,10 @@ pub fn create_proof_timed<'m, QAP: R1CSToQAP>(
                     G1Projective::msm_bigint(&pk.a_query[1..], &bigints)
                 }),
                 b_g1: timed(&mut t.msm_b_g1, || {
-                    if r.is_zero() {
-                        G1Projective::zero()
-                    } else {
+                    if with_b_g1 {
                         G1Projective::msm_bigint(&pk.b_g1_query[1..], &bigints)
+                    } else {
+                        G1Projective::zero()
                     }
                 }),
                 b_g2: timed(&mut t.msm_b_g2, || {
@@ -495,10 +615,10 @@ pub fn create_proof_timed<'m, QAP: R1CSToQAP>(
                     hybrid_msm::<G1>(&k.a_query.points[1..], 0, z, all)
                 }),
                 b_g1: timed(&mut t.msm_b_g1, || {
-                    if r.is_zero() {
-                        G1Projective::zero()
-                    } else {
+                    if with_b_g1 {
                         hybrid_msm::<G1>(&k.b_g1_query.points[1..], 0, z, all)
+                    } else {
+                        G1Projective::zero()
                     }
                 }),
                 b_g2: timed(&mut t.msm_b_g2, || {
@@ -506,11 +626,7 @@ pub fn create_proof_timed<'m, QAP: R1CSToQAP>(
                 }),
             }
         }
-    };
-
-    let proof = assemble(&Constants::of(pk), r, s, acc);
-    t.total = start.elapsed();
-    Ok((proof, t))
+    }
 }
 
 /// The five MSM results.
@@ -746,6 +862,24 @@ fn convert_query<G: Group>(points: Vec<G::Ark>) -> Query<G::H2> {
     let converted: Vec<G::H2> = points.par_iter().map(G::to_h2).collect();
     drop(points);
     Query::new(converted)
+}
+
+/// Converts a point vector back to arkworks, freeing the halo2curves one before returning.
+fn unconvert_query<G: Group>(query: Query<G::H2>) -> Vec<G::Ark> {
+    query.points.par_iter().map(G::to_ark).collect()
+}
+
+/// Writes a point vector as arkworks writes a `Vec` of its points, uncompressed: the length
+/// as a u64, then each point.
+fn write_query<G: Group, W: std::io::Write>(
+    w: &mut W,
+    query: &Query<G::H2>,
+) -> Result<(), SerializationError> {
+    (query.points.len() as u64).serialize_with_mode(&mut *w, Compress::No)?;
+    for p in &query.points {
+        G::to_ark(p).serialize_with_mode(&mut *w, Compress::No)?;
+    }
+    Ok(())
 }
 
 /// An MSM whose scalars are all expected to be full-size (the H query): the points in place

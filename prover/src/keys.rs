@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use gridproof_circuits::statement::BatchCircuit;
 
 use crate::fs::{parent_dir, read_bounded, sibling_path, sync_dir, BoundedReadError};
+use crate::groth16::{Groth16Error, MsmBackend, PreparedProvingKey};
 use crate::hashing::{sha256_hex, HashingReader, HashingWriter};
 use crate::prove::{new_constraint_system, untraced};
 use crate::shape::{BatchShape, ShapeRecord};
@@ -156,15 +157,17 @@ impl Provenance {
 
 /// The proving and verifying keys of one batch shape, as produced by a setup or loaded from a
 /// key directory. The proving key is not secret (the toxic waste is not in it) but large:
-/// hundreds of MB at S = 64.
+/// hundreds of MB at S = 64, so it is held once, already prepared for the prover's backend.
 #[derive(Debug, Clone)]
 pub struct Keys {
     /// The batch shape the keys were made for.
     pub shape: BatchShape,
     /// Where the keys came from.
     pub provenance: Provenance,
-    /// The Groth16 proving key.
-    pub proving_key: ProvingKey<Bn254>,
+    /// The Groth16 proving key, prepared for the backend [`crate::prove::prove`] uses (the
+    /// default, [`MsmBackend::Hybrid`], unless chosen with [`Keys::load_with_backend`] or
+    /// [`Keys::with_backend`]). Its only copy in memory.
+    pub proving_key: PreparedProvingKey,
     /// The Groth16 verifying key (equal to `proving_key.vk`).
     pub verifying_key: VerifyingKey<Bn254>,
     /// Number of R1CS constraints of the circuit the keys were made for.
@@ -312,6 +315,9 @@ pub enum KeysError {
     /// Synthesizing the circuit for setup failed.
     #[error("setup: constraint synthesis failed: {0}")]
     Setup(SynthesisError),
+    /// The proving key could not be prepared for the prover's backend.
+    #[error("preparing the proving key: {0}")]
+    Prepare(#[from] Groth16Error),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeysError + '_ {
@@ -335,6 +341,7 @@ pub fn setup_development<R: RngCore + CryptoRng>(
 
 /// Runs a single-party Groth16 setup for `blank` (the circuit of `shape` with no witness);
 /// [`setup_development`] for the batch statement, or any other circuit (tests, benchmarks).
+/// The proving key is prepared for the default backend ([`Keys::with_backend`] changes it).
 ///
 /// For development only: the randomness drawn from `rng` is the toxic waste, and anyone who
 /// knows it can forge proofs; the keys say so in their [`Provenance`]. The circuit is
@@ -360,6 +367,7 @@ where
             defect,
         }
     })?;
+    let proving_key = PreparedProvingKey::new(proving_key, MsmBackend::default())?;
     Ok(Keys {
         shape: *shape,
         provenance: Provenance::Development,
@@ -548,6 +556,15 @@ impl KeyHeader {
 }
 
 impl Keys {
+    /// The same keys with the proving key prepared for `backend` (converted only if the layout
+    /// differs: [`MsmBackend::Hybrid`] has its own, the others share arkworks').
+    pub fn with_backend(self, backend: MsmBackend) -> Result<Keys, KeysError> {
+        Ok(Keys {
+            proving_key: self.proving_key.into_backend(backend)?,
+            ..self
+        })
+    }
+
     /// Number of public inputs of the statement (without the constant 1).
     pub fn num_public_inputs(&self) -> usize {
         self.verifying_key.gamma_abc_g1.len().saturating_sub(1)
@@ -592,7 +609,7 @@ impl Keys {
         let header = self.header();
         let pk_path = dir.join(PROVING_KEY_FILE);
         let (pk_sha, pk_bytes) = write_key_file(&pk_path, PK_MAGIC, &header, |w| {
-            self.proving_key.serialize_with_mode(w, Compress::No)
+            self.proving_key.serialize_uncompressed(w)
         })?;
         let vk_path = dir.join(VERIFYING_KEY_FILE);
         let (vk_sha, vk_bytes) = write_key_file(&vk_path, VK_MAGIC, &header, |w| {
@@ -632,8 +649,15 @@ impl Keys {
     /// Loads and checks a key directory: the manifest, both key files' SHA-256 against it, their
     /// headers against it, the verifying key's validity and sanity, and that the proving key
     /// belongs to the verifying key. The proving key is read in one streaming pass that hashes
-    /// it; its points are not re-validated (the hash vouches for them).
+    /// it; its points are not re-validated (the hash vouches for them). It is prepared for the
+    /// default backend ([`MsmBackend::Hybrid`]).
     pub fn load(dir: &Path) -> Result<Keys, KeysError> {
+        Self::load_with_backend(dir, MsmBackend::default())
+    }
+
+    /// [`Keys::load`], preparing the proving key for `backend`, once: the key as read is
+    /// converted one point vector at a time, so no second copy of it is ever held.
+    pub fn load_with_backend(dir: &Path, backend: MsmBackend) -> Result<Keys, KeysError> {
         let (shape, manifest) = read_shape(dir)?;
         let verifying_key = load_checked_verifying_key(dir, &manifest)?;
         let proving_key = load_proving_key(dir, &manifest)?;
@@ -656,6 +680,11 @@ impl Keys {
             verifying_key.gamma_abc_g1.len(),
             manifest.qap_reduction,
         )?;
+        let proving_key =
+            PreparedProvingKey::new(proving_key, backend).map_err(|e| KeysError::Corrupt {
+                file: pk_path,
+                reason: e.to_string(),
+            })?;
         Ok(Keys {
             shape,
             provenance: manifest.provenance,

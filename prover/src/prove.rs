@@ -2,7 +2,7 @@
 //! constraint group if not), then build the Groth16 proof from that same assignment.
 
 use ark_bn254::Bn254;
-use ark_groth16::r1cs_to_qap::evaluate_constraint;
+use ark_groth16::r1cs_to_qap::{evaluate_constraint, LibsnarkReduction};
 use ark_groth16::{prepare_verifying_key, Groth16, Proof};
 use ark_relations::gr1cs::{
     ConstraintLayer, ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, Matrix,
@@ -15,7 +15,9 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use gridproof_circuits::statement::BatchCircuit;
 
-use crate::keys::Keys;
+use crate::ceremony::reduction::CircomReduction;
+use crate::groth16::{self, Groth16Error};
+use crate::keys::{Keys, QapReduction};
 use crate::Fr;
 
 /// The phases of [`prove`], reported as each one starts so a command line can show progress.
@@ -56,6 +58,9 @@ pub enum ProveError {
     /// Synthesis or the prover failed (e.g. a value missing from the witness).
     #[error("constraint synthesis failed: {0}")]
     Synthesis(#[from] SynthesisError),
+    /// The Groth16 prover refused the assignment or the key (see [`Groth16Error`]).
+    #[error("the Groth16 prover failed: {0}")]
+    Prover(#[from] Groth16Error),
     /// The proof just made does not verify with the keys' verifying key: the proving and
     /// verifying keys do not belong together, or the circuit differs from the keys' circuit.
     #[error("the new proof does not verify with the keys' verifying key; the keys do not match this circuit")]
@@ -111,8 +116,9 @@ pub(crate) fn untraced<T>(f: impl FnOnce() -> T) -> T {
 /// before proving (arkworks only debug-asserts it; this is `cs.is_satisfied()` evaluated on the
 /// matrices, in parallel), and a violation comes back as
 /// [`ProveError::Unsatisfied`] naming the constraint group (see [`ConstraintGroupNames`]).
-/// The proof is checked against the keys' verifying key before it is returned. `progress` is
-/// called as each phase starts.
+/// The proof is made by [`groth16::create_proof`] with the backend the keys' proving key was
+/// prepared for and the keys' QAP reduction, and checked against the keys' verifying key
+/// before it is returned. `progress` is called as each phase starts.
 pub fn prove<C, R>(
     keys: &Keys,
     circuit: C,
@@ -192,17 +198,29 @@ where
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
     // The keys' H points fix the QAP reduction (libsnark for development keys, circom for
-    // keys imported from a snarkjs zkey).
-    let proof = keys.qap_reduction.create_proof(
-        &keys.proving_key,
-        r,
-        s,
-        &matrices,
-        num_instance,
-        num_constraints,
-        &full,
-    )?;
-    drop(matrices);
+    // keys imported from a snarkjs zkey). The matrices are moved in: the prover frees them
+    // after the witness map, before the MSMs allocate.
+    let pk = &keys.proving_key;
+    let proof = match keys.qap_reduction {
+        QapReduction::Libsnark => groth16::create_proof::<LibsnarkReduction>(
+            pk,
+            r,
+            s,
+            matrices,
+            num_instance,
+            num_constraints,
+            &full,
+        )?,
+        QapReduction::Circom => groth16::create_proof::<CircomReduction>(
+            pk,
+            r,
+            s,
+            matrices,
+            num_instance,
+            num_constraints,
+            &full,
+        )?,
+    };
     let pvk = prepare_verifying_key(&keys.verifying_key);
     if !Groth16::<Bn254>::verify_proof(&pvk, &proof, &full[1..num_instance])? {
         return Err(ProveError::SelfCheckFailed);
@@ -228,12 +246,9 @@ fn check_shape(keys: &Keys, cs: &ConstraintSystemRef<Fr>) -> Result<(), ProveErr
         ));
     }
     let num_variables = cs.num_instance_variables() + cs.num_witness_variables();
-    if num_variables != keys.proving_key.a_query.len() {
-        return Err(mismatch(
-            "variables",
-            keys.proving_key.a_query.len(),
-            num_variables,
-        ));
+    let key_variables = keys.proving_key.num_variables();
+    if num_variables != key_variables {
+        return Err(mismatch("variables", key_variables, num_variables));
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use common::{rng, shape, toy_keys, TempDir, Toy};
 use gridproof_prover::keys::{PROVING_KEY_FILE, VERIFYING_KEY_FILE};
 use gridproof_prover::{
     check_verifying_key, load_verifying_key, prepare, prove, read_manifest, verify, Keys,
-    KeysError, Provenance, VerifyingKeyDefect,
+    KeysError, MsmBackend, PreparedProvingKey, Provenance, VerifyingKeyDefect,
 };
 
 fn flip_byte(path: &std::path::Path, at_fraction: f64) {
@@ -52,6 +52,61 @@ fn keys_round_trip_through_a_directory() {
     let toy = Toy::good();
     let proof = prove(&loaded, toy.clone(), &mut rng(2), &mut |_| {}).unwrap();
     verify(&prepare(&vk), &toy.public_inputs(), &proof).unwrap();
+}
+
+/// The proving key is prepared once at load for the chosen backend; whatever its layout, it is
+/// the same key and saves to the same bytes.
+#[test]
+fn keys_load_prepared_for_each_backend_and_save_the_same_file() {
+    let keys = toy_keys();
+    let tmp = TempDir::new("backends");
+    let dir = tmp.path().join("KEYS");
+    keys.save(&dir).unwrap();
+    let original = fs::read(dir.join(PROVING_KEY_FILE)).unwrap();
+    let arkworks_key = keys.proving_key.clone().into_proving_key();
+    for backend in MsmBackend::ALL {
+        let loaded = Keys::load_with_backend(&dir, backend).unwrap();
+        assert_eq!(loaded.proving_key.backend(), backend);
+        assert!(loaded.proving_key.clone().into_proving_key() == arkworks_key);
+        let again = tmp.path().join(format!("KEYS-{backend}"));
+        loaded.save(&again).unwrap();
+        assert_eq!(
+            fs::read(again.join(PROVING_KEY_FILE)).unwrap(),
+            original,
+            "{backend}"
+        );
+    }
+    assert_eq!(
+        Keys::load(&dir).unwrap().proving_key.backend(),
+        MsmBackend::Hybrid
+    );
+}
+
+/// A key directory whose proving key is another setup's (with a manifest that vouches for
+/// it) is refused at load by every backend, before any preparation is used.
+#[test]
+fn a_proving_key_of_another_setup_is_refused_by_every_backend() {
+    let tmp = TempDir::new("mixed");
+    let dir = tmp.path().join("KEYS");
+    let other = tmp.path().join("OTHER");
+    toy_keys().save(&dir).unwrap();
+    gridproof_prover::setup_development_with(&shape(), Toy::blank(3), &mut rng(97))
+        .unwrap()
+        .save(&other)
+        .unwrap();
+    fs::copy(other.join(PROVING_KEY_FILE), dir.join(PROVING_KEY_FILE)).unwrap();
+    let theirs = read_manifest(&other).unwrap().proving_key;
+    edit_manifest(&dir, |v| {
+        v["proving_key"]["sha256"] = theirs.sha256.clone().into();
+        v["proving_key"]["bytes"] = theirs.bytes.into();
+    });
+    for backend in MsmBackend::ALL {
+        let err = Keys::load_with_backend(&dir, backend).unwrap_err();
+        assert!(
+            matches!(&err, KeysError::Corrupt { reason, .. } if reason.contains("does not belong")),
+            "{backend}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -169,7 +224,9 @@ fn a_manifest_of_another_format_or_with_other_file_names_is_refused() {
 fn a_verifying_key_with_gamma_equal_to_delta_is_refused() {
     let mut keys = toy_keys();
     keys.verifying_key.delta_g2 = keys.verifying_key.gamma_g2;
-    keys.proving_key.vk = keys.verifying_key.clone();
+    let mut pk = keys.proving_key.clone().into_proving_key();
+    pk.vk = keys.verifying_key.clone();
+    keys.proving_key = PreparedProvingKey::new(pk, MsmBackend::Hybrid).unwrap();
     assert_eq!(
         check_verifying_key(&keys.verifying_key, 8),
         Err(VerifyingKeyDefect::GammaEqualsDelta)
@@ -251,7 +308,7 @@ fn circuit_digest_is_deterministic_and_tells_circuits_apart() {
     let digest =
         |s, t, p| circuit_digest(BatchCircuit::blank(BatchShape::new(s, t, p).unwrap())).unwrap();
     let (count, a) = digest(2, 8, 4);
-    assert_eq!(count, 14_836);
+    assert_eq!(count, 14_192);
     assert_eq!(digest(2, 8, 4).1, a);
     assert_ne!(digest(2, 9, 4).1, a);
     assert_ne!(digest(2, 8, 5).1, a);

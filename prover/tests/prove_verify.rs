@@ -6,7 +6,7 @@ use ark_bn254::{G1Affine, G1Projective};
 use ark_ec::{AffineRepr, CurveGroup};
 use common::{rng, toy_keys, Toy};
 use gridproof_prover::{
-    prepare, prove, ConstraintGroupNames, Fr, ProveError, ProvePhase, VerifyError,
+    prepare, prove, ConstraintGroupNames, Fr, MsmBackend, ProveError, ProvePhase, VerifyError,
 };
 
 #[test]
@@ -119,14 +119,66 @@ fn a_circuit_of_another_shape_is_refused() {
 #[test]
 fn keys_of_another_circuit_fail_the_self_check() {
     // A verifying key from another setup of the same circuit: the counts all match, so only
-    // the self-check after proving can notice.
-    let mut keys = toy_keys();
+    // the self-check after proving can notice, whichever backend made the proof.
     let other =
         gridproof_prover::setup_development_with(&common::shape(), Toy::blank(3), &mut rng(99))
             .unwrap();
-    keys.verifying_key = other.verifying_key;
-    let err = prove(&keys, Toy::good(), &mut rng(7), &mut |_| {}).unwrap_err();
-    assert!(matches!(err, ProveError::SelfCheckFailed), "{err}");
+    for backend in MsmBackend::ALL {
+        let mut keys = toy_keys().with_backend(backend).unwrap();
+        keys.verifying_key = other.verifying_key.clone();
+        let err = prove(&keys, Toy::good(), &mut rng(7), &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(err, ProveError::SelfCheckFailed),
+            "{backend}: {err}"
+        );
+    }
+}
+
+/// Every backend proves with the keys' prepared proving key; with the same randomness (the
+/// same r and s drawn) all three make the very same proof, and it verifies.
+#[test]
+fn every_msm_backend_makes_the_same_verifying_proof() {
+    let toy = Toy::good();
+    let keys = toy_keys();
+    assert_eq!(
+        keys.proving_key.backend(),
+        MsmBackend::Hybrid,
+        "the default"
+    );
+    let pvk = prepare(&keys.verifying_key);
+    let mut proofs = Vec::new();
+    for backend in MsmBackend::ALL {
+        let keys = keys.clone().with_backend(backend).unwrap();
+        assert_eq!(keys.proving_key.backend(), backend);
+        let proof = prove(&keys, toy.clone(), &mut rng(21), &mut |_| {}).unwrap();
+        gridproof_prover::verify(&pvk, &toy.public_inputs(), &proof).unwrap();
+        // Fresh randomness: another proof, as valid.
+        let other = prove(&keys, toy.clone(), &mut rng(22), &mut |_| {}).unwrap();
+        assert_ne!(other, proof);
+        gridproof_prover::verify(&pvk, &toy.public_inputs(), &other).unwrap();
+        proofs.push((backend, proof));
+    }
+    let (_, stock) = &proofs[0];
+    for (backend, proof) in &proofs {
+        assert_eq!(proof, stock, "{backend} differs from the stock prover");
+    }
+}
+
+/// Keys of a circuit with another number of variables are refused before any MSM, by every
+/// backend, with the same error as before the prepared key.
+#[test]
+fn keys_of_another_shape_are_refused_by_every_backend() {
+    let small =
+        gridproof_prover::setup_development_with(&common::shape(), Toy::blank(2), &mut rng(98))
+            .unwrap();
+    for backend in MsmBackend::ALL {
+        let keys = small.clone().with_backend(backend).unwrap();
+        let err = prove(&keys, Toy::good(), &mut rng(8), &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(err, ProveError::ShapeMismatch { .. }),
+            "{backend}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use clap::Args;
 use gridproof_circuits::statement::BatchShape;
 use gridproof_prover::batch::{ValidationPolicy, DEFAULT_MIN_SITES_PER_BATCH};
 use gridproof_prover::bench::{interval_for_readings, BenchError, EpochInput};
-use gridproof_prover::BenchOptions;
+use gridproof_prover::{BenchOptions, MsmBackend};
 
 use super::files::pretty_json;
 use super::simulate::{seed_bytes, simulate, SimulationParams};
@@ -63,6 +63,9 @@ pub struct BenchArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The prover's MSM backend (as `prove --msm`); the floor is measured with it too.
+    #[arg(long, value_name = "stock|arkworks|hybrid", default_value_t = MsmBackend::default())]
+    pub msm: MsmBackend,
     /// Side by side: prove the same batch from --zkey's keys with gridproof (in process) and
     /// with this prover (a separate process on the same zkey and gridproof's exported
     /// witness), and report each time, peak memory and the ratio. Repeatable. With `snarkjs`,
@@ -216,6 +219,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         keys_dir: args.keys.clone(),
         work_dir: None,
         seed: args.seed,
+        backend: args.msm,
     };
     let mut progress = |step: &str| eprintln!("bench: {step}");
     let report = gridproof_prover::bench_batch(&shape, &options, epoch, &mut progress)?;
@@ -281,6 +285,7 @@ fn run_peers(args: &BenchArgs) -> Result<(), CliError> {
         seed: args.seed,
         runs: args.runs,
         work_dir,
+        backend: args.msm,
     };
     let report = bench_peers(&options, &mut |step: &str| eprintln!("bench: {step}"))?;
     print_report(&report, args.json);
@@ -301,6 +306,7 @@ mod tests {
             epoch_sites: None,
             no_epoch: false,
             json: false,
+            msm: MsmBackend::default(),
             peer: Vec::new(),
             zkey: None,
             dev_keys: None,

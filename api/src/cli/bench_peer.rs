@@ -14,7 +14,7 @@ use gridproof_prover::iden3::{parse_snarkjs_proof, parse_snarkjs_public, write_w
 use gridproof_prover::keys::Provenance;
 use gridproof_prover::peer::{run_peer, Peer, PeerKind};
 use gridproof_prover::prove::prove_keeping_assignment;
-use gridproof_prover::{prepare, verify, Keys};
+use gridproof_prover::{prepare, verify, Keys, MsmBackend};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
@@ -40,6 +40,8 @@ pub struct PeerBenchOptions {
     pub runs: usize,
     /// Where the witness and the peers' proofs go.
     pub work_dir: PathBuf,
+    /// gridproof's MSM backend (`--msm`).
+    pub backend: MsmBackend,
 }
 
 /// One prover's measurements.
@@ -72,6 +74,8 @@ pub struct PeerBenchReport {
     pub zkey_bytes: u64,
     /// Time to import the zkey into gridproof keys (read, parse, compare with the circuit).
     pub import_ms: f64,
+    /// gridproof's MSM backend.
+    pub msm_backend: MsmBackend,
     /// The provers, gridproof first.
     pub rows: Vec<ProverRow>,
 }
@@ -82,11 +86,12 @@ impl std::fmt::Display for PeerBenchReport {
         writeln!(
             f,
             "side-by-side: S = {s}, T = {t}, P = {p}: {} constraints; zkey {} ({:.1} MiB), \
-             imported in {:.2} s",
+             imported in {:.2} s; gridproof's MSM backend: {}",
             self.num_constraints,
             self.zkey,
             self.zkey_bytes as f64 / (1 << 20) as f64,
-            self.import_ms / 1e3
+            self.import_ms / 1e3,
+            self.msm_backend
         )?;
         writeln!(
             f,
@@ -183,7 +188,7 @@ pub fn bench_peers(
         .len();
     progress(&format!("importing {}", options.zkey.display()));
     let started = Instant::now();
-    let keys = Keys::import_zkey(&options.zkey, &options.shape)?;
+    let keys = Keys::import_zkey(&options.zkey, &options.shape)?.with_backend(options.backend)?;
     let import_ms = ms(started.elapsed());
     if !matches!(keys.provenance, Provenance::Ceremony { .. }) {
         return Err(CliError::Input(
@@ -216,7 +221,7 @@ pub fn bench_peers(
 
     if let Some(dir) = &options.dev_keys {
         progress(&format!("loading development keys {}", dir.display()));
-        let dev = Keys::load(dir)?;
+        let dev = Keys::load_with_backend(dir, options.backend)?;
         if dev.shape != shape {
             return Err(CliError::Input(format!(
                 "--dev-keys {} are for another shape than the zkey",
@@ -293,6 +298,7 @@ pub fn bench_peers(
         zkey: options.zkey.display().to_string(),
         zkey_bytes,
         import_ms,
+        msm_backend: options.backend,
         rows,
     })
 }

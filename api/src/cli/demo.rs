@@ -213,6 +213,7 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
         dry_run: false,
         force: true,
         witness_dir: None,
+        msm: Default::default(),
     })?;
     let proofs = ProofsFile::read(&proofs_path)?;
 

@@ -15,7 +15,7 @@ use gridproof_circuits::encoding::field_to_decimal;
 use gridproof_prover::batch::{validate, BatchFile, ValidationPolicy, DEFAULT_MIN_SITES_PER_BATCH};
 use gridproof_prover::epoch::prepare_epoch;
 use gridproof_prover::private_output::default_private_output_path;
-use gridproof_prover::{read_shape, BatchProof, Keys, ProofsFile, ProvePhase};
+use gridproof_prover::{read_shape, BatchProof, Keys, MsmBackend, ProofsFile, ProvePhase};
 
 use super::files::ensure_absent;
 use super::{parse_count, CliError};
@@ -50,6 +50,11 @@ pub struct ProveArgs {
     /// output (every site's identity, key and readings): mode 0600 in a 0700 directory.
     #[arg(long, value_name = "DIR")]
     pub witness_dir: Option<PathBuf>,
+    /// The prover's MSM backend: hybrid (halo2curves for full-size scalars, arkworks for
+    /// small ones; the fastest), arkworks (gridproof's prover with arkworks' MSMs) or stock
+    /// (ark-groth16's own prover). All make proofs of the same statement.
+    #[arg(long, value_name = "stock|arkworks|hybrid", default_value_t = MsmBackend::default())]
+    pub msm: MsmBackend,
 }
 
 /// Runs `prove`: prints [`prove_to_files`]'s summary on stdout.
@@ -124,10 +129,11 @@ pub fn prove_to_files(args: &ProveArgs) -> Result<serde_json::Value, CliError> {
     }
 
     let loading = Instant::now();
-    let keys = Keys::load(&args.keys)?;
+    let keys = Keys::load_with_backend(&args.keys, args.msm)?;
     eprintln!(
-        "prove: loaded the proving key ({} constraints) in {:.1} s",
+        "prove: loaded the proving key ({} constraints, {} MSM backend) in {:.1} s",
         keys.num_constraints,
+        args.msm,
         loading.elapsed().as_secs_f64()
     );
     if keys.shape != shape {

@@ -23,6 +23,7 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, SynthesisError};
 
 use gridproof_circuits::statement::BatchCircuit;
 
+use crate::groth16::{MsmBackend, PreparedProvingKey};
 use crate::hashing::sha256_hex;
 use crate::keys::{
     check_verifying_key, BeaconRecord, ContributionKind, ContributionRecord, Keys, Provenance,
@@ -213,6 +214,12 @@ where
         ImportError::UnsafeVerifyingKey {
             path: path.to_path_buf(),
             defect,
+        }
+    })?;
+    let proving_key = PreparedProvingKey::new(proving_key, MsmBackend::default()).map_err(|e| {
+        ImportError::Inconsistent {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
         }
     })?;
     Ok(Keys {

@@ -434,7 +434,7 @@ fn check_proofs<QAP: R1CSToQAP, C: ConstraintSynthesizer<Fr>>(
 }
 
 #[test]
-fn a_toy_circuit_proves_as_arkworks_does_with_both_backends() {
+fn a_toy_circuit_proves_as_arkworks_does_with_every_backend() {
     let pk = Groth16::<Bn254>::generate_random_parameters_with_reduction(
         Cubic { witness: None },
         &mut rng(6),
@@ -462,12 +462,13 @@ fn a_toy_circuit_with_the_circom_reduction_proves_as_arkworks_does() {
 }
 
 #[test]
-fn the_batch_circuit_proves_as_arkworks_does_with_both_backends() {
+fn the_batch_circuit_proves_as_arkworks_does_with_every_backend() {
     let shape = BatchShape::new(2, 8, BatchShape::DEFAULT_PRICE_SLOTS).unwrap();
     let keys = crate::setup_development(&shape, &mut rng(10)).unwrap();
     let witness = crate::sample_batch_witness(&shape, 11).unwrap();
     let circuit = BatchCircuit::new(shape, &witness).unwrap();
-    check_proofs::<LibsnarkReduction, _>(&keys.proving_key, circuit, 12, false);
+    let pk = keys.proving_key.into_proving_key();
+    check_proofs::<LibsnarkReduction, _>(&pk, circuit, 12, false);
 }
 
 #[test]
@@ -567,4 +568,56 @@ fn backend_names_parse() {
         "rapidsnark".parse::<MsmBackend>(),
         Err(Groth16Error::UnknownBackend(_))
     ));
+}
+
+/// The prepared key writes the key file's bytes and converts back to the same key, whatever
+/// its layout (the toy key holds identity points, which both layouts write as arkworks does).
+#[test]
+fn a_prepared_key_serializes_and_converts_back_as_the_arkworks_key() {
+    let pk = Groth16::<Bn254>::generate_random_parameters_with_reduction(
+        Cubic { witness: None },
+        &mut rng(20),
+    )
+    .unwrap();
+    assert!(pk.a_query.iter().any(|p| p.is_zero()));
+    let mut expected = Vec::new();
+    pk.serialize_with_mode(&mut expected, Compress::No).unwrap();
+    for backend in MsmBackend::ALL {
+        let prepared = PreparedProvingKey::new(pk.clone(), backend).unwrap();
+        let mut written = Vec::new();
+        prepared.serialize_uncompressed(&mut written).unwrap();
+        assert_eq!(written, expected, "{backend}");
+        for other in MsmBackend::ALL {
+            let moved = prepared.clone().into_backend(other).unwrap();
+            assert_eq!(moved.backend(), other);
+            assert_eq!(moved, PreparedProvingKey::new(pk.clone(), other).unwrap());
+        }
+        assert!(prepared.into_proving_key() == pk, "{backend}");
+    }
+}
+
+/// The floor's MSMs run with each backend's code on a real assignment, and a wrong assignment
+/// is an error there too.
+#[test]
+fn msms_are_timed_with_each_backend() {
+    let pk = Groth16::<Bn254>::generate_random_parameters_with_reduction(
+        Cubic { witness: None },
+        &mut rng(21),
+    )
+    .unwrap();
+    let (_, full, num_instance, _) = synthesize(Cubic::with(Fr::from(3u64), 4));
+    let mut rng = rng(22);
+    for backend in MsmBackend::ALL {
+        let prepared = PreparedProvingKey::new(pk.clone(), backend).unwrap();
+        let h: Vec<Fr> = (0..prepared.h_query_len())
+            .map(|_| Fr::rand(&mut rng))
+            .collect();
+        let t = time_msms(&prepared, h.clone(), &full, num_instance).unwrap();
+        assert_eq!(t.total, t.scalars + t.msm(), "{backend}");
+        assert_eq!(t.witness_map, StepTime::default());
+        assert!(matches!(
+            time_msms(&prepared, h, &full[1..], num_instance),
+            Err(Groth16Error::Shape { .. })
+        ));
+    }
 }
