@@ -2,4 +2,6 @@
 
 pub mod chain;
 pub mod cli;
+pub mod http;
 pub mod store;
+pub mod worker;

@@ -22,9 +22,12 @@ pub mod keys;
 pub mod meter;
 pub mod proof;
 pub mod prove;
+pub mod serve;
 pub mod setup;
 pub mod simulate;
+pub mod token;
 pub mod verify;
+pub mod worker;
 
 /// Proofs of renewable revenue that reveal no single site: Groth16 (BN254) proofs of each
 /// batch's total energy and revenue, from meter-signed readings.
@@ -87,6 +90,15 @@ pub enum Command {
     /// Convert a batch proof of a proofs file to snarkjs' proof.json and public.json.
     #[command(subcommand)]
     Proof(proof::ProofCommand),
+    /// The attestation service's HTTP API (docs/service-api.md) over the store of DATABASE_URL,
+    /// until SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// API tokens: `token create --role admin|operator|regulator|protocol` prints a secret once.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Proving workers of the service: plan closed epochs and prove their batches as jobs of
+    /// the database's queue (DATABASE_URL; several workers and machines may share it).
+    Worker(worker::WorkerArgs),
 }
 
 /// Why a command failed. Each message is complete on its own (it includes its cause).
@@ -196,6 +208,12 @@ pub enum CliError {
     /// the new one are.
     #[error("cannot replace the key directory: {0}")]
     ReplaceDir(#[from] gridproof_prover::fs::ReplaceDirError),
+    /// `serve` or `token` failed (store, location key, socket).
+    #[error("{0}")]
+    Service(#[from] serve::ServiceError),
+    /// The proving workers could not run.
+    #[error("worker: {0}")]
+    Worker(#[from] crate::worker::WorkerError),
 }
 
 /// Runs one parsed command line.
@@ -212,6 +230,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Ceremony(command) => ceremony::run(command),
         Command::Circuit(command) => circuit::run(command),
         Command::Proof(command) => proof::run(command),
+        Command::Serve(args) => serve::run(&args),
+        Command::Token(command) => token::run(command),
+        Command::Worker(args) => worker::run(&args),
     }?;
     Ok(ExitCode::SUCCESS)
 }

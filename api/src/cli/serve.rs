@@ -1,0 +1,186 @@
+//! `gridproof serve`: the HTTP API over the store of `DATABASE_URL` (default: the SQLite file
+//! `gridproof.db`), until SIGINT or SIGTERM; in-flight requests finish before it exits.
+//!
+//! The pieces are separate so that more tasks (proving workers, the publisher) can run beside
+//! the server on the same store: [`open_service`] opens the store and the location cipher,
+//! [`crate::http::router`] builds the routes and [`crate::http::serve`] runs them until a
+//! shutdown future resolves.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::worker::{load_keys, WorkerTuning};
+use super::CliError;
+use crate::http::{self, AppState, HttpConfig};
+use crate::store::{LocationCipher, LocationError, Store, StoreError, StoreOptions};
+
+/// Options of `gridproof serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GRIDPROOF_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The store: `postgres://...`, `sqlite://PATH` or a file path.
+    #[arg(long, env = "DATABASE_URL", default_value = crate::store::DEFAULT_SQLITE_PATH)]
+    pub database_url: String,
+    /// File holding the 32-byte location key as 64 hex characters (mode 0600); without it the
+    /// key comes from GRIDPROOF_LOCATION_KEY_FILE or GRIDPROOF_LOCATION_KEY.
+    #[arg(long)]
+    pub location_key_file: Option<PathBuf>,
+    /// Largest request body of ordinary routes, bytes.
+    #[arg(long, default_value_t = HttpConfig::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Largest body of `POST /v1/readings/batch`, bytes.
+    #[arg(long, default_value_t = HttpConfig::default().max_batch_body_bytes)]
+    pub max_batch_body_bytes: usize,
+    /// Proving keys: with them, proving workers run in this process beside the API (closed
+    /// epochs are planned and proved); without them, only the API runs and `gridproof worker`
+    /// processes prove (docs/service-workers.md).
+    #[arg(long, value_name = "KEYS", env = "GRIDPROOF_KEYS")]
+    pub keys: Option<PathBuf>,
+    /// The in-process workers (with --keys).
+    #[command(flatten)]
+    pub workers: WorkerTuning,
+}
+
+/// Why `serve` or `token` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store could not be opened or used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The location key could not be loaded.
+    #[error(transparent)]
+    Location(#[from] LocationError),
+    /// The runtime, the socket or the server failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command-line value is inconsistent.
+    #[error("{0}")]
+    Usage(String),
+    /// The in-process proving workers could not start or failed.
+    #[error("workers: {0}")]
+    Workers(#[from] crate::worker::WorkerError),
+}
+
+/// A multi-threaded tokio runtime for a service command.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ServiceError::Io {
+            what: "cannot start the async runtime".into(),
+            source,
+        })
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Logs carry request ids and token
+/// ids, never tokens, locations or keys.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// The store of `database_url` and the location cipher (from `key_file` or the environment).
+pub async fn open_service(
+    database_url: &str,
+    key_file: Option<&std::path::Path>,
+) -> Result<(Store, LocationCipher), ServiceError> {
+    let cipher = match key_file {
+        Some(path) => LocationCipher::from_key_file(path)?,
+        None => LocationCipher::from_env()?,
+    };
+    let store = Store::open(database_url, &StoreOptions::default()).await?;
+    Ok((store, cipher))
+}
+
+/// Runs `gridproof serve`.
+pub fn run(args: &ServeArgs) -> Result<(), CliError> {
+    init_tracing();
+    let rt = runtime()?;
+    rt.block_on(serve(args))?;
+    Ok(())
+}
+
+async fn serve(args: &ServeArgs) -> Result<(), ServiceError> {
+    let (store, cipher) =
+        open_service(&args.database_url, args.location_key_file.as_deref()).await?;
+    tracing::info!(backend = ?store.backend_kind(), location_key_id = cipher.key_id(), "store open");
+    let config = HttpConfig {
+        max_body_bytes: args.max_body_bytes,
+        max_batch_body_bytes: args.max_batch_body_bytes,
+        ..HttpConfig::default()
+    };
+    // Keys are loaded before the socket opens: a bad --keys fails the start, not later.
+    let workers = match &args.keys {
+        Some(dir) => Some(
+            args.workers
+                .config(load_keys(dir).await?, std::sync::Arc::new(cipher.clone()))?,
+        ),
+        None => None,
+    };
+    let state = AppState::new(store.clone(), cipher, config);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| ServiceError::Io {
+            what: format!("cannot listen on {}", args.listen),
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| ServiceError::Io {
+        what: "cannot read the listening address".into(),
+        source,
+    })?;
+    tracing::info!(%address, "listening");
+    eprintln!("gridproof serve: listening on http://{address}");
+
+    // One signal stops both the server (in-flight requests finish) and the workers (held jobs
+    // finish; an unfinished one is taken over by another worker after its lease).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        http::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let worker_task = workers.map(|config| {
+        eprintln!(
+            "gridproof serve: {} proving worker(s) in this process",
+            config.workers
+        );
+        tokio::spawn(crate::worker::run_workers(
+            store.clone(),
+            config,
+            stopped(stop_rx.clone()),
+        ))
+    });
+    let served = http::serve(listener, http::router(state), stopped(stop_rx)).await;
+    let worked = match worker_task {
+        Some(task) => task
+            .await
+            .map_err(|e| crate::worker::WorkerError::Panicked(e.to_string()))
+            .and_then(|result| result),
+        None => Ok(()),
+    };
+    store.close().await;
+    served.map_err(|source| ServiceError::Io {
+        what: "the HTTP server failed".into(),
+        source,
+    })?;
+    worked?;
+    tracing::info!("stopped");
+    Ok(())
+}
