@@ -13,66 +13,8 @@ use gridproof_circuits::registry::reading_bound_wh;
 use gridproof_circuits::statement::BatchShape;
 use gridproof_prover::batch::{validate, BatchFile, ValidationPolicy};
 
-fn gridproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridproof"))
-        .args(args)
-        .env_remove("GRIDPROOF_KEYS")
-        .output()
-        .expect("the gridproof binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs and expects success; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let out = gridproof(args);
-    assert!(
-        out.status.success(),
-        "gridproof {args:?} failed ({}):\n{}",
-        out.status,
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Runs and expects a clean failure (status 1 or 2, no panic) whose stderr contains `needle`.
-fn fails(args: &[&str], needle: &str) -> String {
-    let out = gridproof(args);
-    let stderr = text(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "gridproof {args:?} should fail:\n{stderr}"
-    );
-    assert!(
-        matches!(out.status.code(), Some(1) | Some(2)),
-        "gridproof {args:?} exited with {} (a crash?):\n{stderr}",
-        out.status
-    );
-    assert!(
-        !stderr.contains("panicked"),
-        "gridproof {args:?} panicked:\n{stderr}"
-    );
-    assert!(
-        stderr.contains(needle),
-        "gridproof {args:?}: stderr lacks {needle:?}:\n{stderr}"
-    );
-    stderr
-}
-
-/// A fresh empty directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    // Under the target directory: bounded (replaced by the next run), never left in /tmp.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gridproof-cli-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+mod support;
+use support::cli::{fails, gridproof, ok, p, scratch, text};
 
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {

@@ -3,15 +3,9 @@
 //! that is not a key directory is refused cleanly.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn gridproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridproof"))
-        .args(args)
-        .env_remove("GRIDPROOF_KEYS")
-        .output()
-        .expect("the gridproof binary runs")
-}
+mod support;
+use support::cli::gridproof;
 
 fn contracts_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../verifier-contract")

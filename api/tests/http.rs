@@ -4,132 +4,21 @@
 //! afterwards. Without a server the PostgreSQL variants print a loud SKIP line and pass, unless
 //! `GRIDPROOF_REQUIRE_POSTGRES=1` (CI), which makes them fail instead.
 
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gridproof_api::http::readings::check_reading;
 use gridproof_api::http::wire::ReadingBody;
 use gridproof_api::http::{self, AppState, HttpConfig};
-use gridproof_api::store::{JobKind, LocationCipher, NewBatch, Role, Store, StoreOptions};
+use gridproof_api::store::{JobKind, LocationCipher, NewBatch, Role};
 use gridproof_circuits::eddsa::{PrivateKey, PublicKey};
 use gridproof_circuits::encoding::field_to_decimal;
 use gridproof_circuits::meter::MeterMessage;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, Executor};
 
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/";
-
-// ---------------------------------------------------------------------------------------------
-// Databases (as in tests/store.rs)
-
-struct TestDb {
-    store: Store,
-    _pg: Option<Arc<PgGuard>>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-/// Drops the test database when the last handle goes, even if the test panicked.
-struct PgGuard {
-    admin: PgConnectOptions,
-    name: String,
-}
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for dropping the test database");
-            rt.block_on(async move {
-                if let Ok(mut c) = sqlx::PgConnection::connect_with(&admin).await {
-                    let _ = c.execute(sqlx::AssertSqlSafe(sql)).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-async fn sqlite_db() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(dir.path().join("gridproof.db"), &StoreOptions::default())
-        .await
-        .unwrap();
-    TestDb {
-        store,
-        _pg: None,
-        _dir: Some(dir),
-    }
-}
-
-async fn postgres_db(test: &str) -> Option<TestDb> {
-    let url = std::env::var("GRIDPROOF_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.into());
-    let admin = PgConnectOptions::from_str(&url).expect("GRIDPROOF_TEST_DATABASE_URL parses");
-    let connect = tokio::time::timeout(
-        Duration::from_secs(5),
-        sqlx::PgConnection::connect_with(&admin),
-    )
-    .await;
-    let mut conn = match connect {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return skip(test, &url, &e.to_string()),
-        Err(_) => return skip(test, &url, "connection timed out"),
-    };
-    let name = format!("gridproof_test_{:016x}", rand::random::<u64>());
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    let guard = Arc::new(PgGuard {
-        admin: admin.clone(),
-        name: name.clone(),
-    });
-    let store = Store::open_postgres(admin.database(&name), &StoreOptions::default())
-        .await
-        .unwrap();
-    Some(TestDb {
-        store,
-        _pg: Some(guard),
-        _dir: None,
-    })
-}
-
-fn skip(test: &str, url: &str, why: &str) -> Option<TestDb> {
-    if std::env::var("GRIDPROOF_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-        panic!("GRIDPROOF_REQUIRE_POSTGRES=1 but no PostgreSQL at {url}: {why}");
-    }
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!! SKIPPED the PostgreSQL variant of {test}: no server at {url} ({why}). \
-         Start one or set GRIDPROOF_TEST_DATABASE_URL. !!!!!!!!\n"
-    );
-    None
-}
-
-/// `name::sqlite` and `name::postgres`, both running `async fn name(&TestDb)`.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = super::sqlite_db().await;
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::postgres_db(stringify!($name)).await {
-                    super::$name(&db).await;
-                }
-            }
-        }
-    )*};
-}
+#[macro_use]
+mod support;
+use support::db::TestDb;
 
 both_backends!(
     tokens_and_roles_are_enforced,

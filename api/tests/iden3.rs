@@ -4,64 +4,14 @@
 //! snarkjs 0.7.6 (`r1cs info`, `wtns check`) when GRIDPROOF_NODE_INTEROP=1.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use gridproof_prover::iden3::{read_r1cs, read_wtns, CircuitR1cs};
 use gridproof_prover::ProofsFile;
 
-fn gridproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridproof"))
-        .args(args)
-        .env_remove("GRIDPROOF_KEYS")
-        .output()
-        .expect("the gridproof binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs and expects success; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let out = gridproof(args);
-    assert!(
-        out.status.success(),
-        "gridproof {args:?} failed ({}):\n{}",
-        out.status,
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Runs and expects a clean failure (status 1 or 2, no panic) whose stderr contains `needle`.
-fn fails(args: &[&str], needle: &str) -> String {
-    let out = gridproof(args);
-    let stderr = text(&out.stderr);
-    assert!(
-        matches!(out.status.code(), Some(1) | Some(2)),
-        "gridproof {args:?} should fail cleanly, exited with {}:\n{stderr}",
-        out.status
-    );
-    assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
-    assert!(
-        stderr.contains(needle),
-        "gridproof {args:?}: stderr lacks {needle:?}:\n{stderr}"
-    );
-    stderr
-}
-
-/// A fresh empty directory for one test, under the target directory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gridproof-iden3-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+mod support;
+use support::cli::{fails, ok, p, scratch, text};
 
 /// Everything made once for all tests: keys, the exported .r1cs, a proved epoch of one batch
 /// of 2 sites with its witness.

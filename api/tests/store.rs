@@ -5,206 +5,21 @@
 //! `GRIDPROOF_REQUIRE_POSTGRES=1` (CI), which makes them fail instead.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use gridproof_api::store::tokens::token_sha256;
 use gridproof_api::store::{
     BatchStatus, CloseOutcome, EpochStatus, JobKind, JobState, LocationCipher, LocationError,
     LocationSecret, NewBatch, NewEpoch, NewInstallation, NewJob, NewReading, OpenOutcome,
-    ReadingOutcome, RegisterOutcome, Retry, Role, Store, StoreError, StoreOptions,
+    ReadingOutcome, RegisterOutcome, Retry, Role, StoreError,
 };
 use gridproof_circuits::eddsa::{PrivateKey, PublicKey, Signature};
 use gridproof_circuits::registry::Location;
 use gridproof_circuits::Fr;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, Executor};
 
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/";
-
-/// A store under test and what is needed to reach its database behind its back.
-struct TestDb {
-    store: Store,
-    kind: Kind,
-    _dir: Option<tempfile::TempDir>,
-}
-
-enum Kind {
-    Sqlite(PathBuf),
-    Postgres(Arc<PgGuard>),
-}
-
-/// Drops the test database when the last handle goes, even if the test panicked.
-struct PgGuard {
-    admin: PgConnectOptions,
-    name: String,
-}
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for dropping the test database");
-            rt.block_on(async move {
-                if let Ok(mut c) = sqlx::PgConnection::connect_with(&admin).await {
-                    let _ = c.execute(sqlx::AssertSqlSafe(sql)).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-impl TestDb {
-    /// Another store on the same database (another process or machine).
-    async fn reopen(&self) -> Store {
-        match &self.kind {
-            Kind::Sqlite(path) => Store::open_sqlite(path.clone(), &StoreOptions::default())
-                .await
-                .unwrap(),
-            Kind::Postgres(g) => {
-                Store::open_postgres(g.admin.clone().database(&g.name), &StoreOptions::default())
-                    .await
-                    .unwrap()
-            }
-        }
-    }
-
-    /// Runs raw SQL on the database, bypassing the store.
-    async fn raw_execute(&self, sql: &str) {
-        match &self.kind {
-            Kind::Sqlite(path) => {
-                let mut c = sqlx::SqliteConnection::connect_with(
-                    &sqlx::sqlite::SqliteConnectOptions::new().filename(path),
-                )
-                .await
-                .unwrap();
-                c.execute(sqlx::AssertSqlSafe(sql.to_string()))
-                    .await
-                    .unwrap();
-            }
-            Kind::Postgres(g) => {
-                let mut c = sqlx::PgConnection::connect_with(&g.admin.clone().database(&g.name))
-                    .await
-                    .unwrap();
-                c.execute(sqlx::AssertSqlSafe(sql.to_string()))
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-
-    /// Every byte the database holds for `table`: on SQLite the database file and its WAL (what
-    /// an attacker with the disk sees), on PostgreSQL every row rendered as text (bytea in hex).
-    async fn raw_bytes(&self, table: &str) -> Vec<u8> {
-        match &self.kind {
-            Kind::Sqlite(path) => {
-                let mut all = std::fs::read(path).unwrap();
-                let wal = PathBuf::from(format!("{}-wal", path.display()));
-                if let Ok(w) = std::fs::read(wal) {
-                    all.extend(w);
-                }
-                all
-            }
-            Kind::Postgres(g) => {
-                let mut c = sqlx::PgConnection::connect_with(&g.admin.clone().database(&g.name))
-                    .await
-                    .unwrap();
-                let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT t::text FROM {table} t"
-                )))
-                .fetch_all(&mut c)
-                .await
-                .unwrap();
-                rows.join("\n").into_bytes()
-            }
-        }
-    }
-}
-
-async fn sqlite_db() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gridproof.db");
-    let store = Store::open_sqlite(path.clone(), &StoreOptions::default())
-        .await
-        .unwrap();
-    TestDb {
-        store,
-        kind: Kind::Sqlite(path),
-        _dir: Some(dir),
-    }
-}
-
-async fn postgres_db(test: &str) -> Option<TestDb> {
-    let url = std::env::var("GRIDPROOF_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.into());
-    let admin = PgConnectOptions::from_str(&url).expect("GRIDPROOF_TEST_DATABASE_URL parses");
-    let connect = tokio::time::timeout(
-        Duration::from_secs(5),
-        sqlx::PgConnection::connect_with(&admin),
-    )
-    .await;
-    let mut conn = match connect {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return skip(test, &url, &e.to_string()),
-        Err(_) => return skip(test, &url, "connection timed out"),
-    };
-    let name = format!("gridproof_test_{:016x}", rand::random::<u64>());
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    let guard = Arc::new(PgGuard {
-        admin: admin.clone(),
-        name: name.clone(),
-    });
-    let store = Store::open_postgres(admin.database(&name), &StoreOptions::default())
-        .await
-        .unwrap();
-    Some(TestDb {
-        store,
-        kind: Kind::Postgres(guard),
-        _dir: None,
-    })
-}
-
-fn skip(test: &str, url: &str, why: &str) -> Option<TestDb> {
-    if std::env::var("GRIDPROOF_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-        panic!("GRIDPROOF_REQUIRE_POSTGRES=1 but no PostgreSQL at {url}: {why}");
-    }
-    // Straight to the stderr handle: libtest captures eprintln! of passing tests.
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!! SKIPPED the PostgreSQL variant of {test}: no server at {url} ({why}). \
-         Start one or set GRIDPROOF_TEST_DATABASE_URL. !!!!!!!!\n"
-    );
-    None
-}
-
-/// `name::sqlite` and `name::postgres`, both running `async fn name(&TestDb)`.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = super::sqlite_db().await;
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::postgres_db(stringify!($name)).await {
-                    super::$name(&db).await;
-                }
-            }
-        }
-    )*};
-}
+#[macro_use]
+mod support;
+use support::db::TestDb;
 
 both_backends!(
     migrations_apply_twice,

@@ -8,7 +8,6 @@
 use std::future::pending;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -24,10 +23,7 @@ use gridproof_circuits::registry::Location;
 use gridproof_circuits::statement::{BatchShape, PublicInputs};
 use gridproof_circuits::Fr;
 use gridproof_prover::{setup_development, verify_proofs_file, Keys};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, Executor};
 
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/";
 const LOCATION_KEY: [u8; 32] = [0x42; 32];
 const INTERVAL_SECONDS: u32 = 3600;
 const SLOTS: [u8; 8] = [0, 0, 1, 1, 2, 2, 3, 3];
@@ -65,12 +61,6 @@ fn config(workers: usize) -> WorkerConfig {
     c
 }
 
-struct TestDb {
-    store: Store,
-    pg: Option<PgGuard>,
-    dir: Option<tempfile::TempDir>,
-}
-
 impl TestDb {
     /// Overwrites a stored reading's values behind the store's back (an edited database).
     async fn tamper_reading(&self, reading: &NewReading) {
@@ -81,136 +71,21 @@ impl TestDb {
             .collect();
         let hex = hex::encode(&bytes);
         let (epoch, site) = (reading.epoch, reading.site_id);
-        match (&self.pg, &self.dir) {
-            (Some(g), _) => {
-                let mut c = sqlx::PgConnection::connect_with(&g.admin.clone().database(&g.name))
-                    .await
-                    .unwrap();
-                let sql = format!(
-                    "UPDATE readings SET readings_wh = decode('{hex}', 'hex') \
-                     WHERE epoch = {epoch} AND site_id = {site}"
-                );
-                let n = c.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
-                assert_eq!(n.rows_affected(), 1);
-            }
-            (None, Some(dir)) => {
-                let mut c = sqlx::SqliteConnection::connect_with(
-                    &sqlx::sqlite::SqliteConnectOptions::new()
-                        .filename(dir.path().join("gridproof.db")),
-                )
-                .await
-                .unwrap();
-                let sql = format!(
-                    "UPDATE readings SET readings_wh = x'{hex}' \
-                     WHERE epoch = {epoch} AND site_id = {site}"
-                );
-                let n = c.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
-                assert_eq!(n.rows_affected(), 1);
-            }
-            (None, None) => unreachable!("a test database is SQLite or PostgreSQL"),
-        }
+        let value = if self.is_postgres() {
+            format!("decode('{hex}', 'hex')")
+        } else {
+            format!("x'{hex}'")
+        };
+        let sql = format!(
+            "UPDATE readings SET readings_wh = {value} WHERE epoch = {epoch} AND site_id = {site}"
+        );
+        assert_eq!(self.raw_execute(&sql).await, 1);
     }
 }
 
-/// Drops the test database at the end, even if the test panicked.
-struct PgGuard {
-    admin: PgConnectOptions,
-    name: String,
-}
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for dropping the test database");
-            rt.block_on(async move {
-                if let Ok(mut c) = sqlx::PgConnection::connect_with(&admin).await {
-                    let _ = c.execute(sqlx::AssertSqlSafe(sql)).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-async fn sqlite_db() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(dir.path().join("gridproof.db"), &StoreOptions::default())
-        .await
-        .unwrap();
-    TestDb {
-        store,
-        pg: None,
-        dir: Some(dir),
-    }
-}
-
-async fn postgres_db(test: &str) -> Option<TestDb> {
-    let url = std::env::var("GRIDPROOF_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.into());
-    let admin = PgConnectOptions::from_str(&url).expect("GRIDPROOF_TEST_DATABASE_URL parses");
-    let connect = tokio::time::timeout(
-        Duration::from_secs(5),
-        sqlx::PgConnection::connect_with(&admin),
-    )
-    .await;
-    let mut conn = match connect {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return skip(test, &url, &e.to_string()),
-        Err(_) => return skip(test, &url, "connection timed out"),
-    };
-    let name = format!("gridproof_test_{:016x}", rand::random::<u64>());
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    let guard = PgGuard {
-        admin: admin.clone(),
-        name: name.clone(),
-    };
-    let store = Store::open_postgres(admin.database(&name), &StoreOptions::default())
-        .await
-        .unwrap();
-    Some(TestDb {
-        store,
-        pg: Some(guard),
-        dir: None,
-    })
-}
-
-fn skip(test: &str, url: &str, why: &str) -> Option<TestDb> {
-    if std::env::var("GRIDPROOF_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-        panic!("GRIDPROOF_REQUIRE_POSTGRES=1 but no PostgreSQL at {url}: {why}");
-    }
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!! SKIPPED the PostgreSQL variant of {test}: no server at {url} ({why}). \
-         Start one or set GRIDPROOF_TEST_DATABASE_URL. !!!!!!!!\n"
-    );
-    None
-}
-
-/// `name::sqlite` and `name::postgres`, both running `async fn name(&TestDb)`.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = super::sqlite_db().await;
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::postgres_db(stringify!($name)).await {
-                    super::$name(&db).await;
-                }
-            }
-        }
-    )*};
-}
+#[macro_use]
+mod support;
+use support::db::TestDb;
 
 both_backends!(
     an_epoch_is_planned_reproducibly_and_proved,

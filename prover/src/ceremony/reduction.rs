@@ -13,16 +13,11 @@
 //!
 //! This is the reduction of ark-circom's `CircomReduction`, written for arkworks 0.6.
 
-use ark_bn254::Bn254;
 use ark_ff::PrimeField;
 use ark_groth16::r1cs_to_qap::{evaluate_constraint, LibsnarkReduction, R1CSToQAP};
-use ark_groth16::{Groth16, Proof, ProvingKey};
 use ark_poly::EvaluationDomain;
 use ark_relations::gr1cs::{ConstraintSystemRef, Matrix, SynthesisError};
 use rayon::prelude::*;
-
-use crate::keys::QapReduction;
-use crate::Fr;
 
 /// snarkjs' (and circom's) R1CS-to-QAP reduction: `h` is given by the values of `AB - C` on the
 /// odd coset of the doubled domain; see the module documentation.
@@ -119,60 +114,22 @@ impl R1CSToQAP for CircomReduction {
     }
 }
 
-impl QapReduction {
-    /// Makes a Groth16 proof with this reduction's witness map (which must be the one the
-    /// proving key's H points were made for) from the R1CS matrices and the full assignment
-    /// `[1, public inputs..., witness...]`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn create_proof(
-        self,
-        proving_key: &ProvingKey<Bn254>,
-        r: Fr,
-        s: Fr,
-        matrices: &[Matrix<Fr>],
-        num_instance: usize,
-        num_constraints: usize,
-        full_assignment: &[Fr],
-    ) -> Result<Proof<Bn254>, SynthesisError> {
-        match self {
-            QapReduction::Libsnark => {
-                Groth16::<Bn254, LibsnarkReduction>::create_proof_with_reduction_and_matrices(
-                    proving_key,
-                    r,
-                    s,
-                    matrices,
-                    num_instance,
-                    num_constraints,
-                    full_assignment,
-                )
-            }
-            QapReduction::Circom => {
-                Groth16::<Bn254, CircomReduction>::create_proof_with_reduction_and_matrices(
-                    proving_key,
-                    r,
-                    s,
-                    matrices,
-                    num_instance,
-                    num_constraints,
-                    full_assignment,
-                )
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ark_bn254::Bn254;
     use ark_ff::Zero;
     use ark_groth16::prepare_verifying_key;
+    use ark_groth16::Groth16;
     use ark_poly::GeneralEvaluationDomain;
     use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::fp::FpVar};
     use ark_relations::gr1cs::{ConstraintSynthesizer, SynthesisMode};
     use ark_std::UniformRand;
     use rand::SeedableRng;
 
+    use crate::keys::QapReduction;
     use crate::prove::new_constraint_system;
+    use crate::Fr;
 
     /// x^3 + x + 5 = y with y public: a classic two-multiplication circuit.
     #[derive(Clone)]
@@ -269,13 +226,24 @@ mod tests {
             D::new(num_inputs + num_constraints).unwrap().size()
         );
         let pvk = prepare_verifying_key(&pk.vk);
-        let prove = |reduction: QapReduction| {
-            let r = Fr::rand(&mut rand_chacha::ChaCha20Rng::seed_from_u64(2));
-            let s = Fr::rand(&mut rand_chacha::ChaCha20Rng::seed_from_u64(3));
-            reduction
-                .create_proof(&pk, r, s, &matrices, num_inputs, num_constraints, &full)
-                .unwrap()
-        };
+        let r = Fr::rand(&mut rand_chacha::ChaCha20Rng::seed_from_u64(2));
+        let s = Fr::rand(&mut rand_chacha::ChaCha20Rng::seed_from_u64(3));
+        let prove =
+            |reduction: QapReduction| {
+                match reduction {
+            QapReduction::Libsnark => {
+                Groth16::<Bn254, LibsnarkReduction>::create_proof_with_reduction_and_matrices(
+                    &pk, r, s, &matrices, num_inputs, num_constraints, &full,
+                )
+            }
+            QapReduction::Circom => {
+                Groth16::<Bn254, CircomReduction>::create_proof_with_reduction_and_matrices(
+                    &pk, r, s, &matrices, num_inputs, num_constraints, &full,
+                )
+            }
+        }
+        .unwrap()
+            };
         let inputs = &full[1..num_inputs];
         let proof = prove(QapReduction::Circom);
         assert!(Groth16::<Bn254>::verify_proof(&pvk, &proof, inputs).unwrap());
