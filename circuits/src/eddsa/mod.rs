@@ -22,6 +22,9 @@ pub mod constraints;
 mod curve;
 pub(crate) mod lc;
 
+use std::sync::OnceLock;
+
+use ark_ec::scalar_mul::wnaf::WnafContext;
 use ark_ec::{twisted_edwards::TECurveConfig, AffineRepr, CurveGroup};
 use ark_ff::{BigInteger, PrimeField, Zero};
 use blake_hash::{Blake512, Digest};
@@ -184,14 +187,59 @@ impl PublicKey {
         let s = s_as_scalar(sig.s).ok_or(EddsaError::ScalarOutOfRange)?;
         let h = challenge(sig.r8_x, sig.r8_y, self, message);
         // circomlibjs computes (8 h) * A; with A8 = 8 A of order l that is (h mod l) * A8.
-        let left = EdwardsConfig::GENERATOR * s;
-        let right = EdwardsProjective::from(r8) + a8 * h_mod_l(h);
+        // The same group elements as `GENERATOR * s` and `a8 * h` (the reference, pinned by
+        // `fast_verify_agrees_with_reference`), about twice as fast: S * Base8 from a fixed table
+        // (64 additions, no doublings), (h mod l) * A8 by a width-4 wNAF.
+        let left = base8_mul(&s);
+        let right = EdwardsProjective::from(r8) + WnafContext::new(4).mul(a8, &h_mod_l(h));
         if left == right {
             Ok(())
         } else {
             Err(EddsaError::BadSignature)
         }
     }
+}
+
+/// 4-bit windows of a scalar below l < 2^251 (64 windows cover 256 bits).
+const BASE8_WINDOWS: usize = 64;
+
+/// `table[w][d] = (d * 16^w) * Base8` for d < 16: fixed-base multiples for [`base8_mul`], built
+/// once per process (1,024 affine points, 64 KiB).
+fn base8_table() -> &'static [[EdwardsAffine; 16]; BASE8_WINDOWS] {
+    static TABLE: OnceLock<Box<[[EdwardsAffine; 16]; BASE8_WINDOWS]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut base = EdwardsProjective::from(EdwardsConfig::GENERATOR);
+        let mut points = Vec::with_capacity(BASE8_WINDOWS * 16);
+        for _ in 0..BASE8_WINDOWS {
+            let mut multiple = EdwardsProjective::zero();
+            for _ in 0..16 {
+                points.push(multiple);
+                multiple += base;
+            }
+            // 16^(w+1) Base8
+            base = multiple;
+        }
+        let affine = EdwardsProjective::normalize_batch(&points);
+        let mut table = Box::new([[EdwardsAffine::zero(); 16]; BASE8_WINDOWS]);
+        for (row, chunk) in table.iter_mut().zip(affine.chunks_exact(16)) {
+            row.copy_from_slice(chunk);
+        }
+        table
+    })
+}
+
+/// `s * Base8` by the fixed table: one mixed addition per non-zero 4-bit window of s.
+fn base8_mul(s: &SubgroupScalar) -> EdwardsProjective {
+    let table = base8_table();
+    let limbs = s.into_bigint().0;
+    let mut acc = EdwardsProjective::zero();
+    for (w, row) in table.iter().enumerate() {
+        let digit = (limbs[w / 16] >> (4 * (w % 16))) & 0xF;
+        if digit != 0 {
+            acc += row[digit as usize];
+        }
+    }
+    acc
 }
 
 /// An EdDSA-Poseidon signature as circomlibjs returns it: the point `R8` and the scalar `S`.
@@ -265,6 +313,172 @@ mod tests {
             ..sig
         };
         assert_eq!(pk.verify(m, &off), Err(EddsaError::R8NotOnCurve));
+    }
+
+    /// The verifier before the fixed-base table and wNAF: plain double-and-add.
+    fn verify_reference(pk: &PublicKey, message: Fr, sig: &Signature) -> Result<(), EddsaError> {
+        let a = EdwardsAffine::new_unchecked(pk.x, pk.y);
+        if !a.is_on_curve() {
+            return Err(EddsaError::KeyNotOnCurve);
+        }
+        let a8 = a.mul_by_cofactor_to_group();
+        if a8.is_zero() {
+            return Err(EddsaError::KeyLowOrder);
+        }
+        let r8 = EdwardsAffine::new_unchecked(sig.r8_x, sig.r8_y);
+        if !r8.is_on_curve() {
+            return Err(EddsaError::R8NotOnCurve);
+        }
+        let s = s_as_scalar(sig.s).ok_or(EddsaError::ScalarOutOfRange)?;
+        let h = challenge(sig.r8_x, sig.r8_y, pk, message);
+        let left = EdwardsConfig::GENERATOR * s;
+        let right = EdwardsProjective::from(r8) + a8 * h_mod_l(h);
+        if left == right {
+            Ok(())
+        } else {
+            Err(EddsaError::BadSignature)
+        }
+    }
+
+    #[test]
+    fn base8_table_multiplies_like_double_and_add() {
+        use ark_ff::UniformRand;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let minus_one = -SubgroupScalar::from(1u64);
+        let mut scalars = vec![
+            SubgroupScalar::zero(),
+            SubgroupScalar::from(1u64),
+            SubgroupScalar::from(15u64),
+            SubgroupScalar::from(16u64),
+            minus_one,
+        ];
+        scalars.extend((0..200).map(|_| SubgroupScalar::rand(&mut rng)));
+        for s in scalars {
+            assert_eq!(base8_mul(&s), EdwardsConfig::GENERATOR * s, "{s}");
+        }
+    }
+
+    #[test]
+    fn fast_verify_agrees_with_reference() {
+        use ark_ff::UniformRand;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let l = Fr::from(subgroup_order());
+        // Low-order points: the identity, the point of order 2, and a point of order 4 or 8
+        // (a random point times l), as keys and as R8.
+        let random_point = (EdwardsProjective::from(EdwardsConfig::GENERATOR)
+            * SubgroupScalar::rand(&mut rng))
+        .into_affine();
+        let mut low_order = vec![
+            EdwardsAffine::new_unchecked(Fr::zero(), Fr::from(1u64)),
+            EdwardsAffine::new_unchecked(Fr::zero(), -Fr::from(1u64)),
+        ];
+        // A torsion point of order 4 or 8 (l times a point outside the subgroup) and a point
+        // outside the subgroup, from the first small y that gives one.
+        for y in 2u64..200 {
+            if let Some(p) = EdwardsAffine::get_point_from_y_unchecked(Fr::from(y), false) {
+                let t = p.mul_bigint(SubgroupScalar::MODULUS).into_affine();
+                if !t.is_zero() {
+                    low_order.push(t);
+                    low_order.push((p.into_group() + random_point).into_affine());
+                    break;
+                }
+            }
+        }
+        assert_eq!(low_order.len(), 4, "no point outside the subgroup found");
+        let mut cases = 0;
+        for i in 0..60u64 {
+            let key = PrivateKey::random(&mut rng);
+            let pk = key.public_key();
+            let m = Fr::rand(&mut rng);
+            let sig = key.sign(m);
+            let other = PrivateKey::random(&mut rng).sign(m);
+            let torsion = low_order[(i as usize) % low_order.len()];
+            let r8_plus_torsion =
+                (EdwardsProjective::from(EdwardsAffine::new_unchecked(sig.r8_x, sig.r8_y))
+                    + torsion)
+                    .into_affine();
+            let variants = [
+                (pk, m, sig),
+                (pk, m + Fr::from(1u64), sig),
+                (
+                    pk,
+                    m,
+                    Signature {
+                        s: sig.s + Fr::from(1u64),
+                        ..sig
+                    },
+                ),
+                (
+                    pk,
+                    m,
+                    Signature {
+                        s: sig.s + l,
+                        ..sig
+                    },
+                ),
+                (
+                    pk,
+                    m,
+                    Signature {
+                        s: Fr::rand(&mut rng),
+                        ..sig
+                    },
+                ),
+                (
+                    pk,
+                    m,
+                    Signature {
+                        r8_x: sig.r8_y,
+                        r8_y: sig.r8_x,
+                        ..sig
+                    },
+                ),
+                (
+                    pk,
+                    m,
+                    Signature {
+                        r8_x: -sig.r8_x,
+                        ..sig
+                    },
+                ),
+                (
+                    pk,
+                    m,
+                    Signature {
+                        r8_x: r8_plus_torsion.x,
+                        r8_y: r8_plus_torsion.y,
+                        ..sig
+                    },
+                ),
+                (pk, m, other),
+                (
+                    PublicKey {
+                        x: torsion.x,
+                        y: torsion.y,
+                    },
+                    m,
+                    sig,
+                ),
+                (
+                    PublicKey {
+                        x: pk.x + Fr::from(1u64),
+                        y: pk.y,
+                    },
+                    m,
+                    sig,
+                ),
+            ];
+            for (k, m, s) in variants {
+                assert_eq!(
+                    k.verify(m, &s),
+                    verify_reference(&k, m, &s),
+                    "case {i}: {s:?}"
+                );
+                cases += 1;
+            }
+            assert_eq!(pk.verify(m, &sig), Ok(()));
+        }
+        assert_eq!(cases, 60 * 11);
     }
 
     #[test]
