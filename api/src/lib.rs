@@ -3,5 +3,6 @@
 pub mod chain;
 pub mod cli;
 pub mod http;
+pub mod publisher;
 pub mod store;
 pub mod worker;

@@ -43,6 +43,49 @@ pub struct ServeArgs {
     /// The in-process workers (with --keys).
     #[command(flatten)]
     pub workers: WorkerTuning,
+    /// The publisher (with --rpc-url, --private-key and --oracle).
+    #[command(flatten)]
+    pub chain: PublisherArgs,
+}
+
+/// Options of the publisher that `serve` runs beside the API (docs/service-publisher.md):
+/// all of --rpc-url, --private-key and --oracle, or none (epochs then stop at `proved`).
+#[derive(Debug, Args)]
+pub struct PublisherArgs {
+    /// JSON-RPC endpoint of the chain (http://...).
+    #[arg(long, env = "GRIDPROOF_RPC_URL", requires_all = ["private_key", "oracle"])]
+    pub rpc_url: Option<String>,
+    /// The publisher's secp256k1 key, hex (one publisher per key; it needs REGISTRAR_ROLE on
+    /// the oracle to open epochs). Prefer the environment variable to the command line.
+    #[arg(long, env = "GRIDPROOF_PRIVATE_KEY", hide_env_values = true, requires_all = ["rpc_url", "oracle"])]
+    pub private_key: Option<String>,
+    /// Address of RevenueOracle.
+    #[arg(long, env = "GRIDPROOF_ORACLE", requires_all = ["rpc_url", "private_key"])]
+    pub oracle: Option<alloy::primitives::Address>,
+    /// Blocks (the transaction's included) before a transaction counts as confirmed.
+    #[arg(long, default_value_t = 2)]
+    pub confirmations: u64,
+    /// Seconds after which a transaction not mined is replaced with fees raised by 12.5 %.
+    #[arg(long, default_value_t = 180)]
+    pub replace_after_secs: u64,
+    /// Highest max fee per gas a replacement may bid, wei (default: no cap).
+    #[arg(long)]
+    pub max_fee_per_gas_cap: Option<u128>,
+}
+
+impl PublisherArgs {
+    /// The publisher's configuration, or `None` without a chain.
+    pub fn config(&self) -> Option<crate::publisher::PublisherConfig> {
+        let (Some(url), Some(key), Some(oracle)) = (&self.rpc_url, &self.private_key, self.oracle)
+        else {
+            return None;
+        };
+        let mut c = crate::publisher::PublisherConfig::new(url.clone(), key.clone(), oracle);
+        c.confirmations = self.confirmations;
+        c.replace_after = std::time::Duration::from_secs(self.replace_after_secs);
+        c.max_fee_per_gas_cap = self.max_fee_per_gas_cap;
+        Some(c)
+    }
 }
 
 /// Why `serve` or `token` failed.
@@ -69,6 +112,9 @@ pub enum ServiceError {
     /// The in-process proving workers could not start or failed.
     #[error("workers: {0}")]
     Workers(#[from] crate::worker::WorkerError),
+    /// The publisher could not start or failed.
+    #[error("publisher: {0}")]
+    Publisher(#[from] crate::publisher::PublishError),
 }
 
 /// A multi-threaded tokio runtime for a service command.
@@ -132,6 +178,11 @@ async fn serve(args: &ServeArgs) -> Result<(), ServiceError> {
         ),
         None => None,
     };
+    // The chain is checked before the socket opens too (key, endpoint, oracle code).
+    let publisher = match args.chain.config() {
+        Some(c) => Some(crate::publisher::Publisher::connect(store.clone(), c).await?),
+        None => None,
+    };
     let state = AppState::new(store.clone(), cipher, config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -167,7 +218,21 @@ async fn serve(args: &ServeArgs) -> Result<(), ServiceError> {
             stopped(stop_rx.clone()),
         ))
     });
+    let publisher_task = publisher.map(|p| {
+        eprintln!(
+            "gridproof serve: publishing as {} on chain {}",
+            p.sender(),
+            p.chain_id()
+        );
+        tokio::spawn(p.run(stopped(stop_rx.clone())))
+    });
     let served = http::serve(listener, http::router(state), stopped(stop_rx)).await;
+    let published = match publisher_task {
+        Some(task) => task.await.map_err(|e| {
+            crate::publisher::PublishError::Config(format!("the publisher task panicked: {e}"))
+        })?,
+        None => Ok(()),
+    };
     let worked = match worker_task {
         Some(task) => task
             .await
@@ -181,6 +246,7 @@ async fn serve(args: &ServeArgs) -> Result<(), ServiceError> {
         source,
     })?;
     worked?;
+    published?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -33,6 +33,7 @@ pub mod epochs;
 pub mod installations;
 pub mod jobs;
 pub mod location;
+pub mod publications;
 pub mod readings;
 pub mod tokens;
 
@@ -41,6 +42,7 @@ pub use epochs::{CloseOutcome, Epoch, EpochStatus, NewEpoch, OpenOutcome};
 pub use installations::{Installation, NewInstallation, RegisterOutcome};
 pub use jobs::{Job, JobKind, JobState, Lease, NewJob, Retry};
 pub use location::{LocationCipher, LocationError, LocationSecret, SealedLocation};
+pub use publications::{NewPublication, Publication, PublicationKind, PublicationState, SignedTx};
 pub use readings::{NewReading, ReadingOutcome, StoredReading};
 pub use tokens::{OperatorId, Role, TokenId, TokenRecord};
 
