@@ -281,6 +281,7 @@ fn the_ceremony_runbook_runs_end_to_end() {
     let repo = repo();
     let contracts = repo.join("verifier-contract");
     let snarkjs_bin = repo.join("tools/node/node_modules/.bin");
+    let snarkjs_cli = snarkjs_bin.join("snarkjs");
     assert!(
         snarkjs_bin.join("snarkjs").exists(),
         "GRIDPROOF_NODE_INTEROP=1 but snarkjs is missing: run `npm ci` in tools/node"
@@ -508,6 +509,39 @@ fn the_ceremony_runbook_runs_end_to_end() {
         ],
     );
     assert!(ok, "snarkjs groth16 prove failed:\n{log}");
+    // `bench --peer snarkjs` on the ceremony's zkey: gridproof imports it and proves in process,
+    // snarkjs proves the same batch from gridproof's witness; bench refuses a peer proof that
+    // gridproof's verifier rejects, so a report means both proofs verified.
+    let report = rb.gridproof_ok(&[
+        "bench",
+        "--peer",
+        "snarkjs",
+        "--zkey",
+        &w("circuit_final.zkey"),
+        "--sites",
+        "4",
+        "--readings-per-site",
+        "8",
+        "--runs",
+        "1",
+        "--snarkjs",
+        snarkjs_cli.to_str().unwrap(),
+        "--work-dir",
+        &w("bench-peer"),
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&report).expect("bench --json");
+    let provers: Vec<&str> = report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| row["prover"].as_str().unwrap())
+        .collect();
+    assert_eq!(provers[..2], ["gridproof", "snarkjs"], "{report}");
+    assert_eq!(report["num_constraints"], 23_636, "{report}");
+    for row in report["rows"].as_array().unwrap() {
+        assert!(row["median_ms"].as_f64().unwrap() > 0.0, "{report}");
+    }
     rb.gridproof_ok(&[
         "verify",
         "--keys",
