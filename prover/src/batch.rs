@@ -1205,8 +1205,10 @@ pub(crate) mod int {
     }
 }
 
-/// serde helpers for field elements as canonical decimal strings (numbers below 2^53 accepted too).
-pub(crate) mod field {
+/// serde helpers for field elements as canonical decimal strings (numbers below 2^53 accepted
+/// too): the batch file's form, shared with the service's JSON API so both read and write the
+/// same way (`#[serde(with = "field::single")]`, `field::pair`).
+pub mod field {
     use std::fmt;
 
     use gridproof_circuits::encoding::{field_to_decimal, parse_field};
@@ -1241,7 +1243,7 @@ pub(crate) mod field {
     }
 
     /// A field element read from a string or a small number.
-    pub(crate) struct FieldDe(pub Fr);
+    pub(crate) struct FieldDe(pub(crate) Fr);
 
     impl<'de> Deserialize<'de> for FieldDe {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1249,23 +1251,29 @@ pub(crate) mod field {
         }
     }
 
-    pub(crate) mod single {
+    /// One field element.
+    pub mod single {
         use super::*;
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Fr, D::Error> {
+        /// Reads a decimal string or a small number; refuses non-canonical values.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Fr, D::Error> {
             FieldDe::deserialize(d).map(|f| f.0)
         }
-        pub(crate) fn serialize<S: Serializer>(v: &Fr, s: S) -> Result<S::Ok, S::Error> {
+        /// Writes canonical decimal strings.
+        pub fn serialize<S: Serializer>(v: &Fr, s: S) -> Result<S::Ok, S::Error> {
             s.serialize_str(&field_to_decimal(v))
         }
     }
 
-    pub(crate) mod pair {
+    /// A pair of field elements (a point).
+    pub mod pair {
         use super::*;
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[Fr; 2], D::Error> {
+        /// Reads a decimal string or a small number; refuses non-canonical values.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[Fr; 2], D::Error> {
             let [FieldDe(x), FieldDe(y)] = <[FieldDe; 2]>::deserialize(d)?;
             Ok([x, y])
         }
-        pub(crate) fn serialize<S: Serializer>(v: &[Fr; 2], s: S) -> Result<S::Ok, S::Error> {
+        /// Writes canonical decimal strings.
+        pub fn serialize<S: Serializer>(v: &[Fr; 2], s: S) -> Result<S::Ok, S::Error> {
             let mut t = s.serialize_tuple(2)?;
             t.serialize_element(&field_to_decimal(&v[0]))?;
             t.serialize_element(&field_to_decimal(&v[1]))?;

@@ -8,6 +8,7 @@
 use gridproof_circuits::eddsa::Signature;
 use gridproof_circuits::registry::Location;
 use gridproof_circuits::Fr;
+use gridproof_prover::batch::field;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -477,74 +478,6 @@ pub(crate) mod int {
         }
         pub(crate) fn serialize<S: Serializer>(v: &[u32], s: S) -> Result<S::Ok, S::Error> {
             s.collect_seq(v)
-        }
-    }
-}
-
-/// serde helpers for field elements as canonical decimal strings (small JSON numbers accepted).
-pub(crate) mod field {
-    use std::fmt;
-
-    use gridproof_circuits::encoding::{field_to_decimal, parse_field};
-    use gridproof_circuits::Fr;
-    use serde::de::{self, Deserializer, Visitor};
-    use serde::ser::{SerializeTuple, Serializer};
-    use serde::Deserialize;
-
-    struct FieldVisitor;
-
-    impl<'de> Visitor<'de> for FieldVisitor {
-        type Value = Fr;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a field element as a canonical decimal string below r")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Fr, E> {
-            Ok(Fr::from(v))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Fr, E> {
-            Err(E::custom(format!(
-                "{v} is negative; a field element is 0..r-1"
-            )))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Fr, E> {
-            Err(E::custom(format!(
-                "{v} is a float or too wide for a JSON number; write field elements as decimal strings"
-            )))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Fr, E> {
-            parse_field(v).map_err(|e| E::custom(format!("non-canonical field element: {e}")))
-        }
-    }
-
-    struct FieldDe(Fr);
-
-    impl<'de> Deserialize<'de> for FieldDe {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(FieldVisitor).map(FieldDe)
-        }
-    }
-
-    pub(crate) mod single {
-        use super::*;
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Fr, D::Error> {
-            d.deserialize_any(FieldVisitor)
-        }
-        pub(crate) fn serialize<S: Serializer>(v: &Fr, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(&field_to_decimal(v))
-        }
-    }
-
-    pub(crate) mod pair {
-        use super::*;
-        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[Fr; 2], D::Error> {
-            let [FieldDe(x), FieldDe(y)] = <[FieldDe; 2]>::deserialize(d)?;
-            Ok([x, y])
-        }
-        pub(crate) fn serialize<S: Serializer>(v: &[Fr; 2], s: S) -> Result<S::Ok, S::Error> {
-            let mut t = s.serialize_tuple(2)?;
-            t.serialize_element(&field_to_decimal(&v[0]))?;
-            t.serialize_element(&field_to_decimal(&v[1]))?;
-            t.end()
         }
     }
 }
