@@ -21,6 +21,8 @@ use std::fmt;
 use std::fs;
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ark_bn254::{Bn254, Fq};
@@ -32,7 +34,7 @@ use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisError,
     SynthesisMode, R1CS_PREDICATE_LABEL,
 };
-use gridproof_circuits::eddsa::{PrivateKey, PublicKey};
+use gridproof_circuits::eddsa::PrivateKey;
 use gridproof_circuits::encoding::EncodingError;
 use gridproof_circuits::merkle::MerkleTree;
 use gridproof_circuits::meter::MeterMessage;
@@ -53,6 +55,7 @@ use crate::batch::{
 use crate::epoch::{prepare_epoch, EpochError};
 use crate::groth16::{time_msms, MsmBackend, PreparedProvingKey};
 use crate::keys::{load_verifying_key, setup_development_with, Keys, KeysError};
+use crate::parallel::{prove_batches, working_bytes_per_proof, BatchOutcome, ConcurrencyPlan};
 use crate::private_output::{PrivateOutput, PrivateSite};
 use crate::proofs_file::{BatchProof, ProofsFile, ProofsFileError};
 use crate::prove::{
@@ -78,6 +81,9 @@ pub struct BenchOptions {
     /// The prover's MSM backend (the proving key is prepared for it when loaded); the floor
     /// is measured with the same backend.
     pub backend: MsmBackend,
+    /// Batches of the epoch check proved at once. `None`: the limit derived from the key's
+    /// circuit size and this machine's threads and free memory ([`ConcurrencyPlan`]).
+    pub batch_concurrency: Option<usize>,
 }
 
 /// The MSM + FFT floor of one proof, measured on this machine with the prover's MSM backend
@@ -155,6 +161,13 @@ pub struct BenchReport {
     /// the floor, the epoch check and the tamper pass (None if /proc is missing).
     #[serde(default)]
     pub peak_rss_run_bytes: Option<u64>,
+    /// Memory one proof needed beyond the loaded keys: peak RSS of the proof minus the RSS
+    /// after loading (None if either is unknown or the peak includes the setup).
+    #[serde(default)]
+    pub proof_working_bytes: Option<u64>,
+    /// The estimate the batch concurrency limit uses for that ([`working_bytes_per_proof`]).
+    #[serde(default)]
+    pub proof_working_estimate_bytes: u64,
     /// True if the peak could not be reset after the setup, so the prove peak includes it.
     pub peak_rss_prove_includes_setup: bool,
     /// The MSM + FFT floor measured in this run.
@@ -265,6 +278,27 @@ pub struct EpochReport {
     pub total_revenue_nusd: String,
     /// True if there is at least one batch and every batch's proof verified.
     pub all_verified: bool,
+    /// How the batches were proved at once, and the epoch's throughput.
+    #[serde(default)]
+    pub throughput: Option<EpochThroughput>,
+}
+
+/// The epoch check's throughput: its batches proved `concurrency` at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochThroughput {
+    /// Batches proved at once.
+    pub concurrency: usize,
+    /// The plan the limit came from (also when `--batch-concurrency` overrode it).
+    pub plan: ConcurrencyPlan,
+    /// Wall time from the first proof's start to the last proof's end (ms).
+    pub wall_ms: f64,
+    /// Batches per hour at that rate.
+    pub batches_per_hour: f64,
+    /// Real sites proved per second at that rate.
+    pub sites_per_second: f64,
+    /// The same batches one at a time at the benchmark's single-proof time (ms): what the
+    /// concurrency is compared with.
+    pub sequential_estimate_ms: f64,
 }
 
 /// One tampered input of the tamper pass.
@@ -352,8 +386,13 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 
 /// The process's peak resident set size (VmHWM), if the kernel reports it.
 pub fn peak_rss_bytes() -> Option<u64> {
+    proc_status_bytes("VmHWM:")
+}
+
+/// A size in kB from /proc/self/status (e.g. `VmRSS:`), in bytes.
+fn proc_status_bytes(field: &str) -> Option<u64> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -386,7 +425,7 @@ where
         make_witness,
         options,
         progress,
-        |_, _, _, _| Ok((None, None)),
+        |_, _, _, _, _| Ok((None, None)),
     )
 }
 
@@ -407,6 +446,7 @@ where
         &Keys,
         &PreparedVerifyingKey<Bn254>,
         &mut ChaCha20Rng,
+        f64,
         &mut dyn FnMut(&str),
     ) -> Result<Checks, BenchError>,
 {
@@ -461,6 +501,7 @@ where
     let (vk, verifying_key_load_ms) = timed(|| load_verifying_key(&keys_dir));
     let (_, vk) = vk?;
     let manifest = crate::keys::read_manifest(&keys_dir)?;
+    let rss_loaded_bytes = proc_status_bytes("VmRSS:");
 
     progress("building the witness");
     let (witness, witness_ms) = timed(make_witness);
@@ -501,11 +542,16 @@ where
     let floor = measure_floor(&keys.proving_key, &assignment, &mut rng)?;
     drop(assignment);
 
-    let (epoch, tamper) = checks(&keys, &pvk, &mut rng, progress)?;
-    let peak_rss_run_bytes = peak_rss_bytes();
-
     let constraints = keys.num_constraints as u64;
     let prove_total_ms = witness_ms + synthesis_ms + check_ms + proof_ms;
+    let (epoch, tamper) = checks(&keys, &pvk, &mut rng, prove_total_ms, progress)?;
+    let peak_rss_run_bytes = peak_rss_bytes();
+    let proof_working_bytes = match (peak_rss_prove_bytes, rss_loaded_bytes) {
+        (Some(peak), Some(loaded)) if !peak_rss_prove_includes_setup => {
+            Some(peak.saturating_sub(loaded))
+        }
+        _ => None,
+    };
     Ok(BenchReport {
         shape: ShapeRecord::of(shape),
         threads: available_threads(),
@@ -533,6 +579,8 @@ where
         peak_rss_prove_bytes,
         peak_rss_run_bytes,
         peak_rss_prove_includes_setup,
+        proof_working_bytes,
+        proof_working_estimate_bytes: working_bytes_per_proof(keys.num_constraints),
         prove_over_floor: prove_total_ms / floor.total_ms,
         floor,
         epoch,
@@ -705,6 +753,7 @@ pub fn bench_batch(
 ) -> Result<BenchReport, BenchError> {
     let witness = sample_batch_witness(shape, options.seed).map_err(BenchError::Witness)?;
     let shape = *shape;
+    let batch_concurrency = options.batch_concurrency;
     bench_with(
         &shape,
         BatchCircuit::blank(shape),
@@ -718,10 +767,14 @@ pub fn bench_batch(
         },
         options,
         progress,
-        move |keys, pvk, rng, progress| match epoch {
+        move |keys, pvk, rng, single_prove_ms, progress| match epoch {
             None => Ok((None, None)),
             Some(input) => {
-                let (epoch, tamper) = check_epoch(keys, pvk, &input, rng, progress)?;
+                let run = EpochRun {
+                    single_prove_ms,
+                    concurrency: batch_concurrency,
+                };
+                let (epoch, tamper) = check_epoch(keys, pvk, &input, run, rng, progress)?;
                 Ok((Some(epoch), tamper))
             }
         },
@@ -730,41 +783,15 @@ pub fn bench_batch(
 
 /// A site's witness from its private output record (what `prepare_epoch` placed).
 fn site_witness(site: &PrivateSite) -> Result<SiteWitness, BenchError> {
-    let meter_key = PublicKey::new(site.meter_public_key[0], site.meter_public_key[1])
-        .map_err(|e| BenchError::Witness(format!("site {}: meter key: {e}", site.site_id)))?;
-    Ok(SiteWitness {
-        entry: RegistryEntry {
-            site_id: site.site_id,
-            meter_key,
-            capacity_w: site.capacity_w,
-            prices_uusd_per_kwh: site.prices_uusd_per_kwh.clone(),
-            location_commitment: site.location_commitment,
-        },
-        readings_wh: site.readings_wh.clone(),
-        signature: site.signature.to_signature(),
-    })
+    site.site_witness()
+        .map_err(|e| BenchError::Witness(e.to_string()))
 }
 
 /// The epoch's registry tree, rebuilt from the private output's leaves.
 fn registry_of(private: &PrivateOutput) -> Result<MerkleTree, BenchError> {
-    let used = private
-        .sites
-        .iter()
-        .map(|s| s.leaf_index as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut leaves = vec![Fr::from(0u64); used];
-    for site in &private.sites {
-        leaves[site.leaf_index as usize] = site.leaf;
-    }
-    let tree = MerkleTree::new(private.registry_depth, &leaves)
-        .map_err(|e| BenchError::Witness(format!("registry tree: {e}")))?;
-    if tree.root() != private.registry_root {
-        return Err(BenchError::Witness(
-            "the private output's leaves do not lead to its registry root".into(),
-        ));
-    }
-    Ok(tree)
+    private
+        .registry_tree()
+        .map_err(|e| BenchError::Witness(e.to_string()))
 }
 
 /// Batch `batch_index`'s witness, rebuilt from the private output and the registry tree (the
@@ -772,51 +799,29 @@ fn registry_of(private: &PrivateOutput) -> Result<MerkleTree, BenchError> {
 fn batch_witness(
     private: &PrivateOutput,
     schedule: &Schedule,
-    shape: &BatchShape,
     tree: &MerkleTree,
     batch_index: u64,
 ) -> Result<BatchWitness, BenchError> {
-    let first_leaf = batch_index * shape.sites as u64;
-    let mut sites: Vec<Option<SiteWitness>> = vec![None; shape.sites];
-    for site in private
-        .sites
-        .iter()
-        .filter(|s| s.batch_index == batch_index)
-    {
-        let position = site
-            .leaf_index
-            .checked_sub(first_leaf)
-            .map(|p| p as usize)
-            .filter(|&p| p < shape.sites)
-            .ok_or_else(|| {
-                BenchError::Witness(format!(
-                    "site {} is at leaf {}, outside batch {batch_index}",
-                    site.site_id, site.leaf_index
-                ))
-            })?;
-        sites[position] = Some(site_witness(site)?);
-    }
-    let registry_path = tree
-        .subtree_path(shape.subtree_height(), batch_index)
-        .map_err(|e| BenchError::Witness(format!("registry path: {e}")))?
-        .siblings;
-    Ok(BatchWitness {
-        epoch: private.epoch,
-        interval_seconds: private.interval_seconds,
-        schedule: schedule.clone(),
-        batch_index,
-        registry_root: private.registry_root,
-        sites,
-        registry_path,
-    })
+    private
+        .batch_witness(schedule, tree, batch_index)
+        .map_err(|e| BenchError::Witness(e.to_string()))
 }
 
 /// Validates, places, proves and verifies every batch of `input` with `keys`, then runs the
 /// tamper pass on its first batch.
+/// How the epoch check proves its batches.
+struct EpochRun {
+    /// The benchmark's single-proof time (ms), the sequential baseline of the throughput.
+    single_prove_ms: f64,
+    /// Batches at once (`None`: [`ConcurrencyPlan::for_keys`]).
+    concurrency: Option<usize>,
+}
+
 fn check_epoch(
     keys: &Keys,
     pvk: &PreparedVerifyingKey<Bn254>,
     input: &EpochInput,
+    run: EpochRun,
     rng: &mut ChaCha20Rng,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(EpochReport, Option<TamperReport>), BenchError> {
@@ -835,7 +840,7 @@ fn check_epoch(
 
     // The tamper pass needs the first batch's witness and a site of another batch.
     let tree = registry_of(&prepared.private)?;
-    let first = batch_witness(&prepared.private, &validated.schedule, &shape, &tree, 0)?;
+    let first = batch_witness(&prepared.private, &validated.schedule, &tree, 0)?;
     let other_site = prepared
         .private
         .sites
@@ -859,20 +864,56 @@ fn check_epoch(
     }
 
     let total = prepared.batches.len();
+    let plan = ConcurrencyPlan::for_keys(keys);
+    let concurrency = run.concurrency.unwrap_or(plan.limit).max(1);
+    progress(&format!(
+        "epoch check: proving {total} batches, {concurrency} at once ({})",
+        plan.describe()
+    ));
+    let real_sites: usize = prepared.batches.iter().map(|b| b.site_ids.len()).sum();
+    let mut circuits = Vec::with_capacity(total);
+    let mut batches = Vec::with_capacity(total);
+    for batch in prepared.batches {
+        circuits.push(batch.circuit.clone());
+        batches.push(batch);
+    }
+    // Proving threads report each finished batch through a channel; this thread prints them
+    // as they come (the progress callback is not shareable across threads).
+    let finished = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<String>();
+    let start = Instant::now();
+    let outcomes = std::thread::scope(|scope| {
+        let proving = scope.spawn(|| {
+            let on_done = |i: usize, outcome: &BatchOutcome| {
+                let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                // The receiver outlives the proving thread: a send cannot fail here.
+                let _ = tx.send(format!(
+                    "epoch check: batch {}/{total} proved in {} ({n} of {total} done)",
+                    i + 1,
+                    duration(outcome.elapsed.as_secs_f64() * 1e3)
+                ));
+            };
+            let outcomes = prove_batches(keys, circuits, concurrency, rng, &on_done);
+            drop(tx);
+            outcomes
+        });
+        for line in rx {
+            progress(&line);
+        }
+        proving
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+    let wall_ms = ms(start.elapsed());
     let mut rows = Vec::with_capacity(total);
     let mut first_proof = None;
     let (mut energy, mut revenue) = (0u128, 0u128);
-    for (i, batch) in prepared.batches.into_iter().enumerate() {
-        progress(&format!(
-            "epoch check: proving batch {}/{total} ({} real sites)",
-            i + 1,
-            batch.site_ids.len()
-        ));
+    for (i, (batch, outcome)) in batches.into_iter().zip(outcomes).enumerate() {
         let public = batch.public_inputs;
         energy += public.total_energy_wh;
         revenue += public.total_revenue_nusd;
-        let (proved, prove_ms) = timed(|| prove(keys, batch.circuit, rng, &mut |_| {}));
-        let (verify_ms, error) = match proved {
+        let prove_ms = outcome.elapsed.as_secs_f64() * 1e3;
+        let (verify_ms, error) = match outcome.proof {
             Ok(proof) => {
                 let (verdict, verify_ms) =
                     timed(|| verify(pvk, &public.to_field_elements(), &proof));
@@ -895,6 +936,15 @@ fn check_epoch(
             error,
         });
     }
+    let hours = wall_ms / 3.6e6;
+    let throughput = (total > 0 && wall_ms > 0.0).then(|| EpochThroughput {
+        concurrency,
+        plan,
+        wall_ms,
+        batches_per_hour: total as f64 / hours,
+        sites_per_second: real_sites as f64 / (wall_ms / 1e3),
+        sequential_estimate_ms: total as f64 * run.single_prove_ms,
+    });
     let epoch = EpochReport {
         source: input.source.clone(),
         epoch: validated.epoch,
@@ -908,6 +958,7 @@ fn check_epoch(
         batches: rows,
         total_energy_wh: energy.to_string(),
         total_revenue_nusd: revenue.to_string(),
+        throughput,
     };
 
     progress("tamper pass on batch 0");
@@ -1731,6 +1782,16 @@ impl fmt::Display for BenchReport {
         if let Some(peak) = self.peak_rss_setup_bytes {
             row(f, "peak memory (setup)", bytes(peak))?;
         }
+        row(
+            f,
+            "proof working memory",
+            format!(
+                "{} measured, {} estimated (batch concurrency limit)",
+                self.proof_working_bytes
+                    .map_or_else(|| "-".to_string(), bytes),
+                bytes(self.proof_working_estimate_bytes)
+            ),
+        )?;
         let fl = &self.floor;
         row(
             f,
@@ -1819,6 +1880,23 @@ impl fmt::Display for BenchReport {
                 kwh(&e.total_energy_wh),
                 usd(&e.total_revenue_nusd)
             )?;
+            if let Some(t) = &e.throughput {
+                row(
+                    f,
+                    "epoch throughput",
+                    format!(
+                        "{} batches in {} with {} at once: {:.0} batches/h, {:.1} sites/s                          ({:.2}x one at a time at the single-proof time, {})",
+                        e.batches.len(),
+                        duration(t.wall_ms),
+                        t.concurrency,
+                        t.batches_per_hour,
+                        t.sites_per_second,
+                        t.sequential_estimate_ms / t.wall_ms,
+                        duration(t.sequential_estimate_ms)
+                    ),
+                )?;
+                row(f, "batch concurrency", t.plan.describe())?;
+            }
         }
 
         if let Some(t) = &self.tamper {

@@ -15,6 +15,7 @@ mod hashing;
 pub mod iden3;
 pub mod insecure_ptau;
 pub mod keys;
+pub mod parallel;
 pub mod peer;
 pub mod private_output;
 pub mod proofs_file;

@@ -28,6 +28,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use gridproof_circuits::eddsa::PublicKey;
+use gridproof_circuits::merkle::MerkleTree;
+use gridproof_circuits::registry::RegistryEntry;
+use gridproof_circuits::schedule::Schedule;
+use gridproof_circuits::statement::{BatchShape, BatchWitness, SiteWitness};
 use gridproof_circuits::Fr;
 use serde::{Deserialize, Serialize};
 
@@ -149,6 +154,29 @@ impl PrivateSite {
     }
 }
 
+impl PrivateSite {
+    /// The site as the statement's witness holds it (registry entry, readings, signature): what
+    /// a batch proof or a disclosure recomputes leaves, messages and totals from. Fails only if
+    /// the meter key is not a valid Baby Jubjub point (a corrupted private output).
+    pub fn site_witness(&self) -> Result<SiteWitness, PrivateOutputError> {
+        let meter_key = PublicKey::new(self.meter_public_key[0], self.meter_public_key[1])
+            .map_err(|e| {
+                PrivateOutputError::Inconsistent(format!("site {}: meter key: {e}", self.site_id))
+            })?;
+        Ok(SiteWitness {
+            entry: RegistryEntry {
+                site_id: self.site_id,
+                meter_key,
+                capacity_w: self.capacity_w,
+                prices_uusd_per_kwh: self.prices_uusd_per_kwh.clone(),
+                location_commitment: self.location_commitment,
+            },
+            readings_wh: self.readings_wh.clone(),
+            signature: self.signature.to_signature(),
+        })
+    }
+}
+
 /// Why a private output could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum PrivateOutputError {
@@ -170,6 +198,10 @@ pub enum PrivateOutputError {
         #[source]
         source: serde_json::Error,
     },
+    /// The content does not hold together: a bad meter key, a site outside its batch or the
+    /// registry, leaves that do not lead to the registry root.
+    #[error("private output: {0}")]
+    Inconsistent(String),
     /// A version this tool does not read.
     #[error("{path}: private output version {version} is not supported (expected 1)")]
     Version {
@@ -181,6 +213,108 @@ pub enum PrivateOutputError {
 }
 
 impl PrivateOutput {
+    /// The keys' shape this output was proved with (as recorded; not validated).
+    pub fn shape(&self) -> BatchShape {
+        BatchShape {
+            sites: self.sites_per_batch,
+            readings_per_site: self.readings_per_site,
+            price_slots: self.price_slots,
+            registry_depth: self.registry_depth,
+        }
+    }
+
+    /// The epoch's public time-of-use schedule.
+    pub fn schedule(&self) -> Result<Schedule, PrivateOutputError> {
+        let slots = self
+            .slots
+            .iter()
+            .map(|&s| u8::try_from(s))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| PrivateOutputError::Inconsistent("a slot above 255".into()))?;
+        Schedule::new(slots, self.price_slots)
+            .map_err(|e| PrivateOutputError::Inconsistent(format!("schedule: {e}")))
+    }
+
+    /// The epoch's registry tree, rebuilt from the sites' leaves at their leaf indices; fails
+    /// unless it leads to `registry_root` (so every path taken from it is the proved one).
+    pub fn registry_tree(&self) -> Result<MerkleTree, PrivateOutputError> {
+        let shape = self.shape();
+        shape
+            .validate()
+            .map_err(|e| PrivateOutputError::Inconsistent(format!("shape: {e}")))?;
+        // Placement puts batch b's sites at b*S..: no leaf index reaches batches * S, and there
+        // are no more batches than sites, so the leaves below fit in memory.
+        if self.batches > self.sites.len() {
+            return Err(PrivateOutputError::Inconsistent(format!(
+                "{} batches for {} sites",
+                self.batches,
+                self.sites.len()
+            )));
+        }
+        let used = self.batches * shape.sites;
+        let mut leaves = vec![Fr::from(0u64); used];
+        for site in &self.sites {
+            let slot = usize::try_from(site.leaf_index)
+                .ok()
+                .filter(|&i| i < used)
+                .ok_or_else(|| {
+                    PrivateOutputError::Inconsistent(format!(
+                        "site {} is at leaf {}, outside the epoch's {} batches of {} sites",
+                        site.site_id, site.leaf_index, self.batches, shape.sites
+                    ))
+                })?;
+            leaves[slot] = site.leaf;
+        }
+        let tree = MerkleTree::new(self.registry_depth, &leaves)
+            .map_err(|e| PrivateOutputError::Inconsistent(format!("registry tree: {e}")))?;
+        if tree.root() != self.registry_root {
+            return Err(PrivateOutputError::Inconsistent(
+                "the sites' leaves do not lead to the registry root".into(),
+            ));
+        }
+        Ok(tree)
+    }
+
+    /// Batch `batch_index`'s witness, rebuilt from this output, its `schedule` and its
+    /// registry `tree` ([`PrivateOutput::registry_tree`]): the same witness `prove` proved.
+    pub fn batch_witness(
+        &self,
+        schedule: &Schedule,
+        tree: &MerkleTree,
+        batch_index: u64,
+    ) -> Result<BatchWitness, PrivateOutputError> {
+        let shape = self.shape();
+        let first_leaf = batch_index * shape.sites as u64;
+        let mut sites: Vec<Option<SiteWitness>> = vec![None; shape.sites];
+        for site in self.sites.iter().filter(|s| s.batch_index == batch_index) {
+            let position = site
+                .leaf_index
+                .checked_sub(first_leaf)
+                .map(|p| p as usize)
+                .filter(|&p| p < shape.sites)
+                .ok_or_else(|| {
+                    PrivateOutputError::Inconsistent(format!(
+                        "site {} is at leaf {}, outside batch {batch_index}",
+                        site.site_id, site.leaf_index
+                    ))
+                })?;
+            sites[position] = Some(site.site_witness()?);
+        }
+        let registry_path = tree
+            .subtree_path(shape.subtree_height(), batch_index)
+            .map_err(|e| PrivateOutputError::Inconsistent(format!("registry path: {e}")))?
+            .siblings;
+        Ok(BatchWitness {
+            epoch: self.epoch,
+            interval_seconds: self.interval_seconds,
+            schedule: schedule.clone(),
+            batch_index,
+            registry_root: self.registry_root,
+            sites,
+            registry_path,
+        })
+    }
+
     /// Pretty JSON of the output.
     pub fn to_json_pretty(&self) -> String {
         compact_scalar_arrays(

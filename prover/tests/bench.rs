@@ -103,6 +103,10 @@ fn bench_batch_checks_an_epoch_and_refuses_every_tampered_input() {
     assert_eq!(e.sites, 6);
     assert_eq!(e.batches.len(), 2);
     assert!(e.all_verified);
+    let t = e.throughput.as_ref().expect("the epoch's throughput");
+    assert!(t.concurrency >= 1 && t.concurrency <= t.plan.threads.max(1));
+    assert!(t.wall_ms > 0.0 && t.batches_per_hour > 0.0 && t.sites_per_second > 0.0);
+    assert!(t.sequential_estimate_ms > 0.0);
     for b in &e.batches {
         assert_eq!(b.sites, 3, "batch {}", b.batch_index);
         assert!(

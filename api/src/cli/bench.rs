@@ -14,6 +14,7 @@ use gridproof_prover::{BenchOptions, MsmBackend};
 
 use super::files::pretty_json;
 use super::simulate::{seed_bytes, simulate, SimulationParams};
+use super::worker::{parse_concurrency, Concurrency};
 use super::{parse_count, parse_u64, CliError};
 
 /// S, T and P of `bench` when neither they nor `--keys` are given.
@@ -60,6 +61,11 @@ pub struct BenchArgs {
     /// Skip the epoch check and the tamper pass (only the measurements of one proof).
     #[arg(long)]
     pub no_epoch: bool,
+    /// Batches of the epoch check proved at once: a number, or `auto` (default) for the limit
+    /// derived from the circuit's size, this machine's threads and its free memory. The report
+    /// gives the epoch's throughput either way.
+    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_concurrency)]
+    pub batch_concurrency: Concurrency,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -220,6 +226,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         work_dir: None,
         seed: args.seed,
         backend: args.msm,
+        batch_concurrency: args.batch_concurrency.fixed(),
     };
     let mut progress = |step: &str| eprintln!("bench: {step}");
     let report = gridproof_prover::bench_batch(&shape, &options, epoch, &mut progress)?;
@@ -305,6 +312,7 @@ mod tests {
             seed: 0,
             epoch_sites: None,
             no_epoch: false,
+            batch_concurrency: Concurrency::Auto,
             json: false,
             msm: MsmBackend::default(),
             peer: Vec::new(),

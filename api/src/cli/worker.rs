@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use gridproof_prover::parallel::ConcurrencyPlan;
 use gridproof_prover::Keys;
 
 use super::{parse_count, CliError};
@@ -26,12 +27,43 @@ pub struct WorkerArgs {
     pub once: bool,
 }
 
+/// How many proofs run at once: fixed, or derived from the machine ([`ConcurrencyPlan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// The limit [`ConcurrencyPlan::for_keys`] derives from the circuit, threads and memory.
+    Auto,
+    /// Exactly this many (at least 1).
+    Fixed(usize),
+}
+
+impl Concurrency {
+    /// The fixed number, or `None` for `auto`.
+    pub fn fixed(self) -> Option<usize> {
+        match self {
+            Concurrency::Auto => None,
+            Concurrency::Fixed(n) => Some(n),
+        }
+    }
+}
+
+/// `auto` or a count of at least 1.
+pub(crate) fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Concurrency::Auto);
+    }
+    parse_count(s)
+        .map(Concurrency::Fixed)
+        .map_err(|e| format!("{e} (or `auto`)"))
+}
+
 /// Worker options that `worker` and `serve` share.
 #[derive(Debug, Clone, Args)]
 pub struct WorkerTuning {
-    /// Concurrent workers in this process (each holds one job; a proof uses every core).
-    #[arg(long, default_value_t = 1, value_parser = parse_count)]
-    pub workers: usize,
+    /// Concurrent workers in this process, each proving one batch at a time: a number, or
+    /// `auto` (default) for as many as this machine's threads and free memory allow for the
+    /// keys' circuit (batch parallelism: docs/service-workers.md).
+    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_concurrency)]
+    pub workers: Concurrency,
     /// Lease of a claimed job in seconds: heartbeats every third of it; a killed worker's job is
     /// taken over by another worker at most this long after the last heartbeat.
     #[arg(long, default_value_t = 60, value_parser = parse_count)]
@@ -57,8 +89,15 @@ impl WorkerTuning {
         keys: Arc<Keys>,
         cipher: Arc<LocationCipher>,
     ) -> Result<WorkerConfig, WorkerError> {
+        let plan = ConcurrencyPlan::for_keys(&keys);
         let mut config = WorkerConfig::new(keys, cipher);
-        config.workers = self.workers;
+        config.workers = match self.workers {
+            Concurrency::Auto => {
+                tracing::info!(workers = plan.limit, plan = %plan.describe(), "batch parallelism");
+                plan.limit
+            }
+            Concurrency::Fixed(n) => n,
+        };
         config.lease = Duration::from_secs(self.lease_secs as u64);
         config.min_sites_per_batch = self.k_min;
         config.prove_max_attempts = u32::try_from(self.prove_attempts)
@@ -113,4 +152,22 @@ pub async fn load_keys(dir: &Path) -> Result<Arc<Keys>, WorkerError> {
         "loaded the proving key"
     );
     Ok(Arc::new(keys))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_is_auto_or_a_positive_count() {
+        assert_eq!(parse_concurrency("auto"), Ok(Concurrency::Auto));
+        assert_eq!(parse_concurrency("AUTO"), Ok(Concurrency::Auto));
+        assert_eq!(parse_concurrency("3"), Ok(Concurrency::Fixed(3)));
+        assert_eq!(Concurrency::Fixed(3).fixed(), Some(3));
+        assert_eq!(Concurrency::Auto.fixed(), None);
+        for bad in ["0", "-1", "two", ""] {
+            let err = parse_concurrency(bad).unwrap_err();
+            assert!(err.contains("auto"), "{bad}: {err}");
+        }
+    }
 }
