@@ -234,29 +234,83 @@ fn chain_e2e_prove_accepts_once_and_rejects_tampering() {
     drop(anvil);
 }
 
+/// `gridproof demo` goes through the service: its clients feed the API over HTTP, the worker
+/// proves, the publisher finalizes on the demo's anvil, the yield is released; the service,
+/// anvil and the temporary folder are gone afterwards; `--keep` leaves the database.
 #[test]
-fn demo_json_publishes_a_small_epoch_on_its_own_anvil_and_stops_it() {
+fn demo_json_runs_an_epoch_through_the_service_to_final_and_stops_everything() {
     let work = TempDir::new("demo-e2e").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gridproof"))
-        .args(["demo", "--json", "--sites", "8", "--readings-per-site", "8"])
-        .args(["--seed", "demo-e2e", "--cache-dir", s(work.path())])
-        .env_remove("GRIDPROOF_PRIVATE_KEY")
-        .output()
-        .expect("the gridproof binary runs");
+    let kept = work.path().join("kept");
+    let demo = |keep: &Path| {
+        let child = Command::new(env!("CARGO_BIN_EXE_gridproof"))
+            .args(["demo", "--json", "--sites", "8", "--readings-per-site", "8"])
+            .args(["--seed", "demo-e2e", "--cache-dir", s(work.path())])
+            .args(["--keep", s(keep)])
+            .env_remove("GRIDPROOF_PRIVATE_KEY")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the gridproof binary runs");
+        let pid = child.id();
+        (pid, child.wait_with_output().unwrap())
+    };
+    let (pid, out) = demo(&kept);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed: {stderr}");
     assert!(stderr.contains("demo [10/10]"), "{stderr}");
+    for said in [
+        "PUT /v1/epochs/20300",
+        "POST /v1/installations",
+        "POST /v1/readings",
+        "POST /v1/epochs/20300/close",
+        "epoch 20300 final: 2 batches planned, 2 proved, 2 published",
+    ] {
+        assert!(stderr.contains(said), "{said:?} not in {stderr}");
+    }
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["chain_id"], 31337);
+    assert_eq!(summary["service"]["installations"], 8);
+    assert_eq!(summary["service"]["readings_stored"], 8);
+    assert_eq!(summary["service"]["epoch_status"], "final");
     assert_eq!(summary["epoch_state"]["is_final"], true);
+    assert_eq!(summary["epoch_state"]["batches_accepted"], "2");
+    assert!(summary["epoch"]["open_tx_hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("0x"));
     let batches = summary["batches"].as_array().unwrap();
     assert_eq!(batches.len(), 2);
+    let mut revenue = U256::ZERO;
     for b in batches {
         assert!(b["gas_used"].as_u64().unwrap() <= 300_000, "{b}");
         assert!(b["calldata"].as_str().unwrap().starts_with("0x"));
+        assert!(b["tx_hash"].as_str().unwrap().starts_with("0x"), "{b}");
         assert_eq!(b["public_inputs"]["epoch"], "20300");
+        revenue += b["public_inputs"]["total_revenue_nusd"]
+            .as_str()
+            .unwrap()
+            .parse::<U256>()
+            .unwrap();
     }
-    assert_ne!(summary["yield"]["released_grid_wei"], "0");
+    assert_eq!(
+        batches
+            .iter()
+            .filter(|b| b["finalized_epoch"] == true)
+            .count(),
+        1,
+        "exactly one submission finalized the epoch"
+    );
+    assert_eq!(
+        summary["epoch_state"]["total_revenue_nusd"],
+        revenue.to_string()
+    );
+    // The yield released is 8,000 bps of the verified revenue, in GRID wei (1e9 per nano-USD).
+    assert!(revenue > U256::ZERO);
+    assert_eq!(
+        summary["yield"]["released_grid_wei"],
+        (revenue * U256::from(800_000_000u64)).to_string()
+    );
     // The keys were cached under the shape, constraint count and circuit digest.
     let cached: Vec<_> = std::fs::read_dir(work.path().join("demo-keys"))
         .unwrap()
@@ -264,14 +318,52 @@ fn demo_json_publishes_a_small_epoch_on_its_own_anvil_and_stops_it() {
         .collect();
     assert_eq!(cached.len(), 1);
     assert!(cached[0].starts_with("s4-t8-p4-c"), "{cached:?}");
-    // The demo's anvil is gone.
-    let url = summary["chain"].as_str().unwrap();
-    let port = url
-        .rsplit(':')
-        .next()
+    // The demo's anvil and its service are gone, and so is its temporary folder.
+    let port_of = |url: &str| {
+        url.rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches(')')
+            .parse::<u16>()
+            .unwrap()
+    };
+    let anvil_port = port_of(summary["chain"].as_str().unwrap());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", anvil_port)).is_err());
+    let api_port = port_of(summary["service"]["api"].as_str().unwrap());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err());
+    let prefix = format!("gridproof-demo-{pid}-");
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
-        .trim_end_matches(')')
-        .parse::<u16>()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "temporary folders left: {left:?}");
+
+    // --keep: the service's database stayed, with the epoch final and every reading.
+    assert_eq!(
+        summary["service"]["database"],
+        s(&kept.join("gridproof.db"))
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    runtime.block_on(async {
+        let store = gridproof_api::store::Store::open(
+            s(&kept.join("gridproof.db")),
+            &gridproof_api::store::StoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        let epoch = store.epoch(20300).await.unwrap().unwrap();
+        assert_eq!(epoch.status, gridproof_api::store::EpochStatus::Final);
+        assert_eq!(store.count_readings(20300).await.unwrap(), 8);
+        store.close().await;
+    });
+    // A folder that holds a database already is refused before anything runs.
+    let (_, again) = demo(&kept);
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("exists there already"), "{stderr}");
+    assert!(!stderr.contains("demo [1/10]"), "{stderr}");
 }

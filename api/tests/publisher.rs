@@ -14,6 +14,8 @@
 //!   the recorded hash show one transaction; a transaction the node forgot is broadcast again
 //!   with the same hash; a stuck one is replaced under the same nonce with fees >= +12.5 %.
 //! - A batch someone else submitted first counts as success, with their transaction recorded.
+//! - After the first scenario, `/metrics` shows the prove-seconds and publish-latency
+//!   histograms.
 
 use std::future::pending;
 use std::path::{Path, PathBuf};
@@ -319,6 +321,67 @@ async fn a_proved_epoch_is_published_to_final(db: &TestDb, chain: &TestChain) {
         (energy, revenue)
     );
     assert!(energy > U256::ZERO);
+
+    // `/metrics` of a server on this store shows the proofs and the publications just made.
+    let text = scrape_metrics(store).await;
+    assert!(
+        text.contains("# TYPE gridproof_prove_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE gridproof_publish_latency_seconds histogram"),
+        "{text}"
+    );
+    // At least this epoch's (the other backend's variant may run in the same process).
+    assert!(histogram_count(&text, "gridproof_prove_seconds", &[]) >= 2.0);
+    assert!(
+        text.contains("gridproof_prove_seconds_bucket{le=\"0.1\"}"),
+        "the slow buckets: {text}"
+    );
+    for (kind, stage, at_least) in [
+        ("open_epoch", "mined", 1.0),
+        ("open_epoch", "confirmed", 1.0),
+        ("submit_batch", "mined", 2.0),
+        ("submit_batch", "confirmed", 2.0),
+    ] {
+        let labels = [format!("kind=\"{kind}\""), format!("stage=\"{stage}\"")];
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let n = histogram_count(&text, "gridproof_publish_latency_seconds", &labels);
+        assert!(n >= at_least, "{kind} {stage}: {n} in {text}");
+    }
+    assert!(
+        text.contains("gridproof_jobs{kind=\"prove_batch\",state=\"succeeded\"}"),
+        "{text}"
+    );
+}
+
+/// `GET /metrics` of the service's router on `store`, over loopback.
+async fn scrape_metrics(store: &Store) -> String {
+    use gridproof_api::http::{router, serve, AppState, HttpConfig};
+    let state = AppState::new(store.clone(), (*cipher()).clone(), HttpConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(serve(listener, router(state), async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let response = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let text = response.text().await.unwrap();
+    stop_tx.send(true).unwrap();
+    server.await.unwrap().unwrap();
+    text
+}
+
+/// The sum of `name_count` over the series whose labels include every one of `labels`.
+fn histogram_count(text: &str, name: &str, labels: &[&str]) -> f64 {
+    let prefix = format!("{name}_count");
+    text.lines()
+        .filter(|l| l.starts_with(&prefix) && labels.iter().all(|x| l.contains(x)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// Stopped after `sent`, started again (twice): one transaction in all.
@@ -484,6 +547,8 @@ async fn a_batch_accepted_elsewhere_counts_as_success(db: &TestDb, chain: &TestC
 }
 
 async fn all_scenarios(db: &TestDb) {
+    // The process-wide metrics recorder, installed before anything is proved or published.
+    gridproof_api::http::prometheus();
     if let Err(e) = toolchain::foundry_binary(&contracts_dir(), "anvil") {
         panic!("the publisher test needs the npm Foundry toolchain: {e}");
     }

@@ -1,32 +1,60 @@
-//! `gridproof demo`: the whole pipeline on a local chain in one command. Sets up (or reuses)
-//! development keys, simulates a realistic epoch for sites in Illinois and Massachusetts, proves
-//! it with `prove`'s code, starts anvil on 127.0.0.1 (unless `--rpc-url` names a chain), compiles
-//! and deploys the verifier of these keys with RevenueOracle, a mock GRID and SGridVault, opens the
-//! epoch, submits every batch, shows the epoch final, funds and releases the investors' yield.
+//! `gridproof demo`: the whole pipeline through the attestation service in one command:
+//! meters -> API -> jobs -> proofs -> chain -> yield.
 //!
-//! Progress goes to stderr; stdout gets a short report, or with `--json` the summary (chain id,
-//! addresses, per batch its public inputs, transaction, calldata and gas, the epoch's state, the
-//! yield). Anvil, when started here, is killed on exit, also on error.
+//! Sets up (or reuses) development keys, simulates a realistic epoch for sites in Illinois and
+//! Massachusetts, compiles the verifier of these keys, starts anvil on 127.0.0.1 (unless
+//! `--rpc-url` names a chain) and deploys it with RevenueOracle, a mock GRID and SGridVault.
+//! Then it starts the service in this process, with the code `gridproof serve` runs
+//! ([`super::serve::start_service`]: the API, a proving worker with the development keys, the
+//! publisher against the deployed oracle) on an ephemeral port of 127.0.0.1 over SQLite in a
+//! temporary folder, and acts as its clients over real HTTP: the admin opens the epoch, the
+//! operator registers the simulated installations and submits each meter's signed readings, the
+//! admin closes the epoch and follows `GET /v1/epochs/{epoch}` while the worker proves its
+//! batches as jobs and the publisher puts them on-chain, until the epoch is `final`. Last, the
+//! investors' yield is funded and released.
+//!
+//! Progress goes to stderr (with the service's warnings and errors; `RUST_LOG` shows more);
+//! stdout gets a short report, or with `--json` the summary (chain id, addresses, per batch its
+//! public inputs, transaction, calldata and gas, the epoch's state, the yield). The service and
+//! anvil, when started here, are stopped on exit, also on error; the temporary folder is
+//! removed unless `--keep DIR` names where the database is to stay.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::utils::format_units;
-use alloy::primitives::U256;
+use alloy::primitives::{B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
 use clap::Args;
-use gridproof_circuits::statement::{BatchCircuit, BatchShape};
-use gridproof_prover::batch::DEFAULT_MIN_SITES_PER_BATCH;
-use gridproof_prover::ProofsFile;
+use gridproof_circuits::statement::{BatchCircuit, BatchShape, PublicInputs};
+use gridproof_prover::batch::BatchFile;
 
 use super::export_verifier::ExportVerifierArgs;
-use super::prove::ProveArgs;
+use super::serve::{start_service, RunningService, ServiceError};
 use super::setup::SetupArgs;
 use super::simulate::{seed_bytes, simulate, SimulationParams};
 use super::{parse_count, parse_u64, CliError};
+use crate::chain::bindings::RevenueOracle;
 use crate::chain::{
-    batch_words, toolchain, Anvil, Chain, ChainError, EpochOpening, TempDir, VaultParams,
+    toolchain, Anvil, Chain, ChainError, Deployment, EpochOpening, TempDir, VaultParams,
     ANVIL_DEV_PRIVATE_KEY,
 };
+use crate::http::wire::{
+    BatchView, EpochView, InstallationBody, LocationBody, OpenEpochBody, ReadingBody, SignatureBody,
+};
+use crate::http::{AppState, HttpConfig};
+use crate::publisher::{Publisher, PublisherConfig};
+use crate::store::{LocationCipher, Role, Store, StoreOptions};
+use crate::worker::WorkerConfig;
+
+/// How long the demo follows an epoch to `final` before it gives up.
+const FOLLOW_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// How often the demo asks the service about the epoch (and the worker and publisher poll).
+const POLL: Duration = Duration::from_millis(200);
 
 /// Options of `demo`.
 #[derive(Debug, Args)]
@@ -34,7 +62,7 @@ pub struct DemoArgs {
     /// A JSON-RPC endpoint to use instead of starting anvil (e.g. an anvil you started).
     #[arg(long, value_name = "URL", requires = "private_key")]
     pub rpc_url: Option<String>,
-    /// The deployer's and submitter's private key (hex) for --rpc-url; it becomes the
+    /// The deployer's and publisher's private key (hex) for --rpc-url; it becomes the
     /// contracts' admin and registrar. Default with the demo's own anvil: anvil's first dev key.
     #[arg(
         long,
@@ -69,6 +97,68 @@ pub struct DemoArgs {
     /// or $GRIDPROOF_CONTRACTS_DIR). `npm ci` runs there if node_modules is missing.
     #[arg(long, value_name = "DIR")]
     pub contracts_dir: Option<PathBuf>,
+    /// Keep the service's SQLite database (`DIR/gridproof.db`) and its location key
+    /// (`DIR/location.key`) in DIR instead of a temporary folder removed at the end; DIR must
+    /// not hold a database yet. `gridproof serve --database-url DIR/gridproof.db
+    /// --location-key-file DIR/location.key` opens it again.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}
+
+/// Why the demo's service steps failed (the on-chain ones are [`ChainError`]s).
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A request did not reach the service or its answer could not be read.
+    #[error("{step}: {source}")]
+    Http {
+        /// What the demo was doing.
+        step: String,
+        /// The client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The service refused a request (its RFC 9457 problem is quoted).
+    #[error("{step}: the service answered {status}: {problem}")]
+    Refused {
+        /// What the demo was doing.
+        step: String,
+        /// The HTTP status.
+        status: u16,
+        /// The body of the answer.
+        problem: String,
+    },
+    /// An answer of the service is not what its API describes.
+    #[error("{step}: unexpected answer: {what}")]
+    Unexpected {
+        /// What the demo was doing.
+        step: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// The service failed the epoch (a job failed for good).
+    #[error("epoch {epoch} failed in the service: {error}")]
+    EpochFailed {
+        /// The epoch.
+        epoch: u64,
+        /// The epoch's error as the service reports it.
+        error: String,
+    },
+    /// The epoch did not become final in time.
+    #[error("epoch {epoch} is still {status} after {} s; the service's log above says why", .waited.as_secs())]
+    Timeout {
+        /// The epoch.
+        epoch: u64,
+        /// Its last status.
+        status: String,
+        /// How long the demo waited.
+        waited: Duration,
+    },
+    /// The in-process service ended before the epoch was final.
+    #[error("the service stopped before the epoch was final")]
+    ServiceStopped,
+    /// The data folder cannot be used.
+    #[error("{0}")]
+    DataDir(String),
 }
 
 /// Where keys are cached: the option, $GRIDPROOF_CACHE_DIR, $XDG_CACHE_HOME/gridproof,
@@ -161,6 +251,9 @@ fn cached_keys(shape: &BatchShape, cache: &Path, progress: &Progress) -> Result<
 
 /// Runs `demo`.
 pub fn run(args: &DemoArgs) -> Result<(), CliError> {
+    // The service's warnings and errors, without the development-key warning of the workers'
+    // key loading (the verifier step prints it once) and sqlx's slow-statement notes.
+    super::serve::init_tracing_at("warn,sqlx=error,gridproof_api::cli::worker=error");
     let mut progress = Progress {
         started: Instant::now(),
         step: 0,
@@ -175,6 +268,10 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(toolchain::default_contracts_dir);
     let work = TempDir::new("demo").map_err(chain_err)?;
+    let data_dir = match &args.keep {
+        Some(dir) => kept_data_dir(dir)?,
+        None => work.path().to_path_buf(),
+    };
 
     progress.step(&format!(
         "development keys for S = {} sites x T = {} hourly readings",
@@ -195,27 +292,6 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
         },
         seed_bytes(&args.seed),
     )?;
-    let batch_path = work.path().join("batch.json");
-    std::fs::write(&batch_path, sim.batch.to_json_pretty()).map_err(|source| CliError::Io {
-        action: "write",
-        path: batch_path.clone(),
-        source,
-    })?;
-
-    progress.step("proving every batch (gridproof prove)");
-    let proofs_path = work.path().join("proofs.json");
-    super::prove::prove_to_files(&ProveArgs {
-        keys: keys.clone(),
-        batch: batch_path,
-        out: proofs_path.clone(),
-        private_out: None,
-        min_sites_per_batch: DEFAULT_MIN_SITES_PER_BATCH,
-        dry_run: false,
-        force: true,
-        witness_dir: None,
-        msm: Default::default(),
-    })?;
-    let proofs = ProofsFile::read(&proofs_path)?;
 
     progress.step("generating and compiling the verifier of these keys (forge + solc-js from npm)");
     toolchain::ensure_npm_toolchain(&contracts_dir).map_err(chain_err)?;
@@ -258,22 +334,22 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
             )
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            action: "start",
-            path: PathBuf::from("the async runtime"),
-            source,
-        })?;
-    let summary = runtime.block_on(publish(
+    // Dropped before anvil and the folders: every task of the service ends with it.
+    let runtime = super::serve::runtime()?;
+    let summary = runtime.block_on(on_service(
         &mut progress,
-        &rpc_url,
-        &private_key,
-        &chain_label,
+        Setting {
+            rpc_url: &rpc_url,
+            private_key: &private_key,
+            chain_label: &chain_label,
+            keys: &keys,
+            data_dir: &data_dir,
+            kept: args.keep.is_some(),
+        },
         verifier_code,
-        &proofs,
+        &sim.batch,
     ))?;
+    drop(runtime);
     let total = progress.started.elapsed().as_secs_f64();
     eprintln!("demo: done in {total:.1} s");
     if args.json {
@@ -289,6 +365,37 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `--keep DIR`: created if missing; refused if it already holds a database (the demo's epoch
+/// would meet the state of an earlier run on a new chain).
+fn kept_data_dir(dir: &Path) -> Result<PathBuf, CliError> {
+    std::fs::create_dir_all(dir).map_err(|source| CliError::Io {
+        action: "create",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for name in ["gridproof.db", "location.key"] {
+        if dir.join(name).exists() {
+            return Err(DemoError::DataDir(format!(
+                "--keep {}: {name} exists there already (from an earlier run?); name an empty \
+                 or new folder",
+                dir.display()
+            ))
+            .into());
+        }
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// What the service part of the demo runs against.
+struct Setting<'a> {
+    rpc_url: &'a str,
+    private_key: &'a str,
+    chain_label: &'a str,
+    keys: &'a Path,
+    data_dir: &'a Path,
+    kept: bool,
+}
+
 fn decimal(v: U256) -> serde_json::Value {
     serde_json::Value::String(v.to_string())
 }
@@ -297,17 +404,15 @@ fn grid(v: U256) -> String {
     format_units(v, 18).unwrap_or_else(|_| v.to_string())
 }
 
-/// Deploys, opens the epoch, submits every batch, funds and releases the yield; returns the
-/// `--json` summary.
-async fn publish(
+/// Deploys the contracts, runs the service and its clients until the epoch is final, stops the
+/// service, funds and releases the yield; returns the `--json` summary.
+async fn on_service(
     progress: &mut Progress,
-    rpc_url: &str,
-    private_key: &str,
-    chain_label: &str,
+    setting: Setting<'_>,
     verifier_code: alloy::primitives::Bytes,
-    proofs: &ProofsFile,
+    batch: &BatchFile,
 ) -> Result<serde_json::Value, CliError> {
-    let chain = Chain::connect(rpc_url, private_key)
+    let chain = Chain::connect(setting.rpc_url, setting.private_key)
         .await
         .map_err(chain_err)?;
     progress.note(&format!(
@@ -331,70 +436,34 @@ async fn publish(
     chain.deposit(&d, deposit).await.map_err(chain_err)?;
     let (assets_before, price_before) = chain.share_price(&d).await.map_err(chain_err)?;
 
-    let words = proofs
-        .batches
-        .iter()
-        .map(batch_words)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(chain_err)?;
-    let first = words
-        .first()
-        .ok_or_else(|| CliError::Input("the proofs file has no batch".into()))?;
-    let batch_count =
-        u32::try_from(words.len()).map_err(|_| CliError::Input("too many batches".into()))?;
-    let opening = EpochOpening::from_inputs(&first.0, batch_count).map_err(chain_err)?;
+    let database = setting.data_dir.join("gridproof.db");
     progress.step(&format!(
-        "opening epoch {} ({} batches) as registrar",
-        opening.epoch, batch_count
+        "starting the service in this process (`gridproof serve`'s code: API, proving worker, \
+         publisher) on 127.0.0.1, SQLite {}",
+        if setting.kept {
+            database.display().to_string()
+        } else {
+            "in a temporary folder".to_string()
+        }
     ));
-    let opened = chain
-        .open_epoch(d.oracle, &opening)
-        .await
-        .map_err(chain_err)?;
+    let service = start_demo_service(progress, &setting, &database, d.oracle).await?;
+    let base = format!("http://{}", service.service.address());
+    progress.note(&format!("API listening on {base}"));
+    // The clients run while the service runs; the service is stopped whatever they come to,
+    // and the first error wins.
+    let followed = clients(progress, &service, &base, batch).await;
+    let stopped = service.service.stop().await;
+    let (view, readings_stored) = followed?;
+    stopped?;
+    progress.note("service stopped");
 
-    progress.step(&format!("submitting {batch_count} batch proofs"));
-    let mut batches = Vec::new();
-    for (i, (inputs, proof)) in words.iter().enumerate() {
-        let s = chain
-            .submit_batch(d.oracle, *inputs, *proof)
-            .await
-            .map_err(chain_err)?;
-        progress.note(&format!(
-            "batch {}/{batch_count} accepted: {} Wh, {} nano-USD, gas {}, tx {}{}",
-            i + 1,
-            s.total_energy_wh,
-            s.total_revenue_nusd,
-            s.tx.gas_used,
-            s.tx.tx_hash,
-            if s.finalized.is_some() {
-                " -> epoch final"
-            } else {
-                ""
-            }
-        ));
-        let named: serde_json::Map<String, serde_json::Value> =
-            gridproof_circuits::statement::PublicInputs::NAMES
-                .iter()
-                .zip(inputs.iter())
-                .map(|(name, v)| (name.to_string(), decimal(*v)))
-                .collect();
-        batches.push(serde_json::json!({
-            "batch_index": proofs.batches[i].batch_index,
-            "public_inputs": named,
-            "tx_hash": s.tx.tx_hash,
-            "block_number": s.tx.block_number,
-            "gas_used": s.tx.gas_used,
-            "calldata": s.calldata,
-            "finalized_epoch": s.finalized.is_some(),
-        }));
-    }
+    let epoch_number = U256::from(batch.epoch);
     let totals = chain
-        .epoch_totals(d.oracle, opening.epoch)
+        .epoch_totals(d.oracle, epoch_number)
         .await
         .map_err(chain_err)?;
-    progress.step(&format!(
-        "epoch {} final: {} ({} of {} batches): {} Wh, {} nano-USD (${:.2})",
-        opening.epoch,
+    progress.note(&format!(
+        "on-chain: final {} ({} of {} batches): {} Wh, {} nano-USD (${:.2})",
         totals.is_final,
         totals.batches_accepted,
         totals.batch_count,
@@ -402,13 +471,14 @@ async fn publish(
         totals.total_revenue_nusd,
         u128::try_from(totals.total_revenue_nusd).map_or(f64::NAN, |v| v as f64) / 1e9
     ));
+    let published = published_batches(&chain, &d, &view).await?;
 
     progress.step(&format!(
         "funding and releasing the investors' yield ({} bps of verified revenue)",
         params.investor_share_bps
     ));
     let release = chain
-        .fund_and_release(&d, opening.epoch)
+        .fund_and_release(&d, epoch_number)
         .await
         .map_err(chain_err)?;
     let (assets_after, price_after) = chain.share_price(&d).await.map_err(chain_err)?;
@@ -418,8 +488,9 @@ async fn publish(
         release.stream_end
     ));
 
+    let opening = &published.opening;
     Ok(serde_json::json!({
-        "chain": chain_label,
+        "chain": setting.chain_label,
         "chain_id": chain.chain_id(),
         "sender": chain.sender(),
         "contracts": {
@@ -429,16 +500,23 @@ async fn publish(
             "sgrid_vault": d.vault,
             "deployment_gas": d.transactions.iter().map(|t| t.gas_used).collect::<Vec<_>>(),
         },
+        "service": {
+            "api": base,
+            "database": if setting.kept { serde_json::json!(database) } else { serde_json::Value::Null },
+            "installations": batch.sites.len(),
+            "readings_stored": readings_stored,
+            "epoch_status": view.status,
+        },
         "epoch": {
             "epoch": decimal(opening.epoch),
             "registry_root": decimal(opening.registry_root),
             "schedule_hash": decimal(opening.schedule_hash),
             "interval_seconds": opening.interval_seconds,
             "batch_count": opening.batch_count,
-            "open_tx_hash": opened.tx_hash,
-            "open_gas_used": opened.gas_used,
+            "open_tx_hash": published.open_tx_hash,
+            "open_gas_used": published.open_gas_used,
         },
-        "batches": batches,
+        "batches": published.batches,
         "epoch_state": {
             "is_final": totals.is_final,
             "batches_accepted": decimal(totals.batches_accepted),
@@ -460,6 +538,429 @@ async fn publish(
             "share_price_after_grid_wei": decimal(price_after),
         },
     }))
+}
+
+/// The running service and the clients' tokens.
+struct DemoService {
+    service: RunningService,
+    admin: String,
+    operator: String,
+}
+
+/// Opens the store in `database` with a fresh location key beside it, makes the admin's and
+/// the operator's tokens (as `gridproof token create` does), and starts what `gridproof serve
+/// --keys ... --rpc-url ... --oracle ...` runs, on an ephemeral port of 127.0.0.1.
+async fn start_demo_service(
+    progress: &Progress,
+    setting: &Setting<'_>,
+    database: &Path,
+    oracle: alloy::primitives::Address,
+) -> Result<DemoService, CliError> {
+    let cipher = LocationCipher::create_key_file(&setting.data_dir.join("location.key"))
+        .map_err(ServiceError::from)?;
+    let url = database
+        .to_str()
+        .ok_or_else(|| CliError::Input(format!("{} is not UTF-8", database.display())))?;
+    let store = Store::open(url, &StoreOptions::default())
+        .await
+        .map_err(ServiceError::from)?;
+    let (_, admin) = store
+        .create_token(Role::Admin, None, "demo admin")
+        .await
+        .map_err(ServiceError::from)?;
+    let operator_id = store
+        .ensure_operator("Prairie & Bay Solar (demo)")
+        .await
+        .map_err(ServiceError::from)?;
+    let (_, operator) = store
+        .create_token(Role::Operator, Some(operator_id), "demo gateway")
+        .await
+        .map_err(ServiceError::from)?;
+    progress.note("made an admin token and an operator token (stored hashed)");
+
+    let keys = super::worker::load_keys(setting.keys).await?;
+    let mut workers = WorkerConfig::new(keys, Arc::new(cipher.clone()));
+    workers.poll_interval = POLL;
+    let mut chain = PublisherConfig::new(setting.rpc_url, setting.private_key, oracle);
+    // A local chain: a transaction is final once mined (anvil mines no block without one, so
+    // a second confirmation would never come).
+    chain.confirmations = 1;
+    chain.poll_interval = POLL;
+    let publisher = Publisher::connect(store.clone(), chain)
+        .await
+        .map_err(ServiceError::from)?;
+    let state = AppState::new(store, cipher, HttpConfig::default());
+    let service = start_service(
+        ([127, 0, 0, 1], 0).into(),
+        state,
+        Some(workers),
+        Some(publisher),
+    )
+    .await?;
+    Ok(DemoService {
+        service,
+        admin,
+        operator,
+    })
+}
+
+/// A client of the service's API.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    /// Sends one request and returns its status and JSON answer; a non-2xx answer is
+    /// [`DemoError::Refused`].
+    async fn call(
+        &self,
+        step: &str,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), DemoError> {
+        let http = |source| DemoError::Http {
+            step: step.to_string(),
+            source,
+        };
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(http)?;
+        let status = response.status();
+        let text = response.text().await.map_err(http)?;
+        if !status.is_success() {
+            return Err(DemoError::Refused {
+                step: step.to_string(),
+                status: status.as_u16(),
+                problem: text,
+            });
+        }
+        let value = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).map_err(|e| DemoError::Unexpected {
+                step: step.to_string(),
+                what: format!("not JSON: {e}"),
+            })?
+        };
+        Ok((status.as_u16(), value))
+    }
+
+    async fn epoch(&self, epoch: u64, token: &str) -> Result<EpochView, DemoError> {
+        let step = format!("GET /v1/epochs/{epoch}");
+        let (_, value) = self
+            .call(
+                &step,
+                reqwest::Method::GET,
+                &format!("/v1/epochs/{epoch}"),
+                token,
+                None,
+            )
+            .await?;
+        serde_json::from_value(value).map_err(|e| DemoError::Unexpected {
+            step,
+            what: e.to_string(),
+        })
+    }
+}
+
+fn to_json(step: &str, body: &impl serde::Serialize) -> Result<serde_json::Value, DemoError> {
+    serde_json::to_value(body).map_err(|e| DemoError::Unexpected {
+        step: step.to_string(),
+        what: format!("cannot encode the request: {e}"),
+    })
+}
+
+/// The clients: the admin opens the epoch, the operator registers the sites and submits each
+/// meter's signed readings, the admin closes the epoch and follows it until `final`. Returns
+/// the final epoch and the number of readings the service stored.
+async fn clients(
+    progress: &mut Progress,
+    service: &DemoService,
+    base: &str,
+    batch: &BatchFile,
+) -> Result<(EpochView, usize), CliError> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|source| DemoError::Http {
+            step: "starting the HTTP client".into(),
+            source,
+        })?;
+    let api = Api {
+        http,
+        base: base.to_string(),
+    };
+    let epoch = batch.epoch;
+    let interval_seconds = u32::try_from(batch.interval_seconds)
+        .map_err(|_| CliError::Input("the simulated interval does not fit 32 bits".into()))?;
+
+    progress.step(&format!(
+        "admin: opening epoch {epoch} ({} hourly intervals, time-of-use schedule) with PUT \
+         /v1/epochs/{epoch}",
+        batch.slots.len()
+    ));
+    let step = format!("PUT /v1/epochs/{epoch}");
+    let body = to_json(
+        &step,
+        &OpenEpochBody {
+            interval_seconds,
+            slots: batch.slots.clone(),
+        },
+    )?;
+    api.call(
+        &step,
+        reqwest::Method::PUT,
+        &format!("/v1/epochs/{epoch}"),
+        &service.admin,
+        Some(body),
+    )
+    .await?;
+
+    progress.step(&format!(
+        "operator: registering {} installations (POST /v1/installations) and submitting each \
+         meter's signed readings (POST /v1/readings)",
+        batch.sites.len()
+    ));
+    for site in &batch.sites {
+        let step = format!("POST /v1/installations (site {})", site.site_id);
+        let body = to_json(
+            &step,
+            &InstallationBody {
+                site_id: site.site_id,
+                meter_public_key: site.meter_public_key,
+                capacity_w: site.capacity_w,
+                prices_uusd_per_kwh: site.prices_uusd_per_kwh.clone(),
+                location: LocationBody {
+                    latitude_microdeg: site.location.latitude_microdeg,
+                    longitude_microdeg: site.location.longitude_microdeg,
+                    region: site.location.region.clone(),
+                },
+            },
+        )?;
+        api.call(
+            &step,
+            reqwest::Method::POST,
+            "/v1/installations",
+            &service.operator,
+            Some(body),
+        )
+        .await?;
+    }
+    let mut stored = 0;
+    for site in &batch.sites {
+        let step = format!("POST /v1/readings (site {})", site.site_id);
+        let body = to_json(
+            &step,
+            &ReadingBody {
+                site_id: site.site_id,
+                epoch,
+                interval_seconds,
+                readings_wh: site.readings_wh.clone(),
+                signature: SignatureBody {
+                    r8: site.signature.r8,
+                    s: site.signature.s,
+                },
+            },
+        )?;
+        let (status, _) = api
+            .call(
+                &step,
+                reqwest::Method::POST,
+                "/v1/readings",
+                &service.operator,
+                Some(body),
+            )
+            .await?;
+        if status == 201 {
+            stored += 1;
+        }
+    }
+    progress.note(&format!(
+        "{} installations registered, {stored} readings stored (signatures checked on arrival)",
+        batch.sites.len()
+    ));
+
+    progress.step(&format!(
+        "admin: closing the epoch (POST /v1/epochs/{epoch}/close) and following GET \
+         /v1/epochs/{epoch}: planning and proving jobs, then the publisher on-chain"
+    ));
+    let step = format!("POST /v1/epochs/{epoch}/close");
+    api.call(
+        &step,
+        reqwest::Method::POST,
+        &format!("/v1/epochs/{epoch}/close"),
+        &service.admin,
+        None,
+    )
+    .await?;
+    let view = follow(progress, &api, service, epoch).await?;
+    Ok((view, stored))
+}
+
+/// Polls the epoch until it is `final` (or failed, or the service stopped), printing each change.
+async fn follow(
+    progress: &Progress,
+    api: &Api,
+    service: &DemoService,
+    epoch: u64,
+) -> Result<EpochView, DemoError> {
+    let started = Instant::now();
+    let mut last = String::new();
+    loop {
+        if service.service.is_finished() {
+            return Err(DemoError::ServiceStopped);
+        }
+        let view = api.epoch(epoch, &service.admin).await?;
+        let line = match view.batches.as_deref().unwrap_or_default() {
+            [] => format!("{}: planning", view.status),
+            batches => {
+                let count = |f: fn(&BatchView) -> bool| batches.iter().filter(|b| f(b)).count();
+                format!(
+                    "{}: {} batches planned, {} proved, {} published",
+                    view.status,
+                    batches.len(),
+                    count(|b| b.status == "proved" || b.status == "published"),
+                    count(|b| b.status == "published"),
+                )
+            }
+        };
+        if line != last {
+            progress.note(&format!(
+                "epoch {epoch} {line} (at {:.1} s)",
+                progress.started.elapsed().as_secs_f64()
+            ));
+            last = line;
+        }
+        match view.status.as_str() {
+            "final" => return Ok(view),
+            "failed" => {
+                return Err(DemoError::EpochFailed {
+                    epoch,
+                    error: view.error.unwrap_or_default(),
+                })
+            }
+            _ => {}
+        }
+        if started.elapsed() > FOLLOW_TIMEOUT {
+            return Err(DemoError::Timeout {
+                epoch,
+                status: view.status,
+                waited: started.elapsed(),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// What the chain shows of the published epoch.
+struct Published {
+    opening: EpochOpening,
+    open_tx_hash: Option<B256>,
+    open_gas_used: Option<u64>,
+    batches: Vec<serde_json::Value>,
+}
+
+/// The public inputs of a batch as the service shows them (by name, decimal strings), in
+/// proof order.
+fn inputs_of(batch: &BatchView) -> Result<[U256; 8], DemoError> {
+    let unexpected = |what: String| DemoError::Unexpected {
+        step: format!("batch {} of the final epoch", batch.batch_index),
+        what,
+    };
+    let named = batch
+        .public_inputs
+        .as_ref()
+        .ok_or_else(|| unexpected("no public inputs".into()))?;
+    let mut inputs = [U256::ZERO; 8];
+    for (slot, name) in inputs.iter_mut().zip(PublicInputs::NAMES) {
+        *slot = named[name]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| unexpected(format!("public input {name} is not a decimal string")))?;
+    }
+    Ok(inputs)
+}
+
+/// Per batch of the final epoch (as the service shows it): its public inputs, calldata and
+/// transaction with the receipt's gas and block; and the epoch's opening transaction (sent by
+/// the publisher, found by the oracle's `EpochOpened` event).
+async fn published_batches(
+    chain: &Chain,
+    d: &Deployment,
+    view: &EpochView,
+) -> Result<Published, CliError> {
+    let batches = view.batches.as_deref().unwrap_or_default();
+    let first = batches.first().ok_or_else(|| DemoError::Unexpected {
+        step: format!("GET /v1/epochs/{}", view.epoch),
+        what: "the final epoch has no batch".into(),
+    })?;
+    let batch_count =
+        u32::try_from(batches.len()).map_err(|_| CliError::Input("too many batches".into()))?;
+    let opening = EpochOpening::from_inputs(&inputs_of(first)?, batch_count).map_err(chain_err)?;
+    let receipt = |hash: B256| async move {
+        chain
+            .provider()
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(|e| chain_err(ChainError::from(e)))
+    };
+
+    let opened = chain
+        .provider()
+        .get_logs(
+            &Filter::new()
+                .address(d.oracle)
+                .event_signature(RevenueOracle::EpochOpened::SIGNATURE_HASH)
+                .topic1(B256::from(opening.epoch))
+                .from_block(0u64),
+        )
+        .await
+        .map_err(|e| chain_err(ChainError::from(e)))?;
+    let open_tx_hash = opened.last().and_then(|l| l.transaction_hash);
+    let open_gas_used = match open_tx_hash {
+        Some(h) => receipt(h).await?.map(|r| r.gas_used),
+        None => None,
+    };
+
+    let mut out = Vec::with_capacity(batches.len());
+    for b in batches {
+        let inputs = inputs_of(b)?;
+        let named: serde_json::Map<String, serde_json::Value> = PublicInputs::NAMES
+            .iter()
+            .zip(inputs.iter())
+            .map(|(name, v)| (name.to_string(), decimal(*v)))
+            .collect();
+        let tx_hash: Option<B256> = b.tx_hash.as_deref().and_then(|h| h.parse().ok());
+        let mined = match tx_hash {
+            Some(h) => receipt(h).await?,
+            None => None,
+        };
+        out.push(serde_json::json!({
+            "batch_index": b.batch_index,
+            "public_inputs": named,
+            "tx_hash": tx_hash,
+            "block_number": mined.as_ref().and_then(|r| r.block_number),
+            "gas_used": mined.as_ref().map(|r| r.gas_used),
+            "calldata": b.calldata,
+            "finalized_epoch": mined
+                .as_ref()
+                .is_some_and(|r| r.decoded_log::<RevenueOracle::EpochFinalized>().is_some()),
+        }));
+    }
+    Ok(Published {
+        opening,
+        open_tx_hash,
+        open_gas_used,
+        batches: out,
+    })
 }
 
 /// The report printed without `--json`.
@@ -504,6 +1005,14 @@ fn print_report(s: &serde_json::Value) {
         text(&s["yield"]["released_grid"]),
         s["yield"]["investor_share_bps"],
         s["yield"]["stream_end_unix"]
+    );
+    println!(
+        "  through the service at {}: {} installations registered, {} signed readings stored, \
+         epoch {}",
+        text(&s["service"]["api"]),
+        s["service"]["installations"],
+        s["service"]["readings_stored"],
+        text(&s["service"]["epoch_status"])
     );
     println!("  (--json prints the full summary: public inputs, calldata, transactions)");
 }

@@ -3,9 +3,11 @@
 //!
 //! The pieces are separate so that more tasks (proving workers, the publisher) can run beside
 //! the server on the same store: [`open_service`] opens the store and the location cipher,
-//! [`crate::http::router`] builds the routes and [`crate::http::serve`] runs them until a
-//! shutdown future resolves.
+//! [`start_service`] binds the socket and runs the routes ([`crate::http::router`]), the
+//! workers and the publisher until [`RunningService::stop`]. `gridproof demo` runs the same
+//! [`start_service`] in its own process, on an ephemeral port.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -14,7 +16,9 @@ use clap::Args;
 use super::worker::{load_keys, WorkerTuning};
 use super::CliError;
 use crate::http::{self, AppState, HttpConfig};
+use crate::publisher::Publisher;
 use crate::store::{LocationCipher, LocationError, Store, StoreError, StoreOptions};
+use crate::worker::WorkerConfig;
 
 /// Options of `gridproof serve`.
 #[derive(Debug, Args)]
@@ -29,6 +33,11 @@ pub struct ServeArgs {
     /// key comes from GRIDPROOF_LOCATION_KEY_FILE or GRIDPROOF_LOCATION_KEY.
     #[arg(long)]
     pub location_key_file: Option<PathBuf>,
+    /// File holding the Ed25519 key that signs the audit log's heads (`gridproof audit keygen
+    /// --out FILE`; mode 0600). Without it, an SQLite store uses (creating it the first time)
+    /// `<database>.audit-key` beside the database file; PostgreSQL needs the key given.
+    #[arg(long, value_name = "FILE", env = crate::audit::head::AUDIT_KEY_FILE_ENV)]
+    pub audit_key: Option<PathBuf>,
     /// Largest request body of ordinary routes, bytes.
     #[arg(long, default_value_t = HttpConfig::default().max_body_bytes)]
     pub max_body_bytes: usize,
@@ -115,6 +124,12 @@ pub enum ServiceError {
     /// The publisher could not start or failed.
     #[error("publisher: {0}")]
     Publisher(#[from] crate::publisher::PublishError),
+    /// The audit key could not be loaded or made.
+    #[error(transparent)]
+    AuditKey(#[from] crate::audit::AuditKeyError),
+    /// The task running the service panicked (a bug).
+    #[error("the service task panicked: {0}")]
+    Panicked(String),
 }
 
 /// A multi-threaded tokio runtime for a service command.
@@ -131,8 +146,14 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). Logs carry request ids and token
 /// ids, never tokens, locations or keys.
 pub fn init_tracing() {
+    init_tracing_at("info");
+}
+
+/// [`init_tracing`] with another default level than `info` when `RUST_LOG` is unset (`demo`
+/// shows only warnings and errors of the service it runs, beside its own progress).
+pub fn init_tracing_at(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -151,6 +172,34 @@ pub async fn open_service(
     };
     let store = Store::open(database_url, &StoreOptions::default()).await?;
     Ok((store, cipher))
+}
+
+/// The audit head-signing key of `serve`: the file given, else for an SQLite store the file
+/// beside the database ([`crate::audit::head::default_key_path`]), made on first start. Only its
+/// public key is logged.
+pub fn audit_key(
+    file: Option<&std::path::Path>,
+    database_url: &str,
+) -> Result<crate::audit::AuditKey, ServiceError> {
+    let key = match file {
+        Some(path) => crate::audit::AuditKey::load(path)?,
+        None => {
+            let path = crate::audit::head::default_key_path(database_url).ok_or_else(|| {
+                ServiceError::Usage(
+                    "a PostgreSQL store needs --audit-key FILE (or GRIDPROOF_AUDIT_KEY_FILE): \
+                     make one with `gridproof audit keygen --out FILE`"
+                        .into(),
+                )
+            })?;
+            let (key, created) = crate::audit::AuditKey::load_or_create(&path)?;
+            if created {
+                tracing::warn!(path = %path.display(), "created an audit key beside the database");
+            }
+            key
+        }
+    };
+    tracing::info!(public_key = %key.public_key_hex(), "audit heads are signed with this key");
+    Ok(key)
 }
 
 /// Runs `gridproof serve`.
@@ -183,11 +232,92 @@ async fn serve(args: &ServeArgs) -> Result<(), ServiceError> {
         Some(c) => Some(crate::publisher::Publisher::connect(store.clone(), c).await?),
         None => None,
     };
-    let state = AppState::new(store.clone(), cipher, config);
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    if let Some(config) = &workers {
+        eprintln!(
+            "gridproof serve: {} proving worker(s) in this process",
+            config.workers
+        );
+    }
+    if let Some(p) = &publisher {
+        eprintln!(
+            "gridproof serve: publishing as {} on chain {}",
+            p.sender(),
+            p.chain_id()
+        );
+    }
+    let audit_key = audit_key(args.audit_key.as_deref(), &args.database_url)?;
+    let state = AppState::new(store, cipher, config).with_audit_key(audit_key);
+    // Disclosure bundles rebuild an epoch's registry with the keys' shape.
+    let state = state.with_batch_shape(workers.as_ref().map(|w| w.keys.shape));
+    let service = start_service(args.listen, state, workers, publisher).await?;
+    eprintln!("gridproof serve: listening on http://{}", service.address());
+    // One signal stops both the server (in-flight requests finish) and the workers (held jobs
+    // finish; an unfinished one is taken over by another worker after its lease).
+    service.run_until(http::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A service started by [`start_service`]: the API on [`RunningService::address`], with its
+/// workers and publisher, until [`RunningService::stop`] (or until it is dropped, which stops
+/// it the same way).
+#[derive(Debug)]
+pub struct RunningService {
+    address: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), ServiceError>>,
+}
+
+impl RunningService {
+    /// The address the API listens on (the port chosen when `listen` had port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// True once the service ended by itself (a task failed); [`RunningService::stop`] returns
+    /// why.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops the service gracefully (in-flight requests and jobs in hand finish, the publisher
+    /// ends its current step, the store is closed) and returns how it ended.
+    pub async fn stop(self) -> Result<(), ServiceError> {
+        let _ = self.stop.send(true);
+        self.task
+            .await
+            .map_err(|e| ServiceError::Panicked(e.to_string()))?
+    }
+
+    /// Runs until `shutdown` resolves (then stops gracefully) or the service ends by itself.
+    pub async fn run_until(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServiceError> {
+        tokio::select! {
+            () = shutdown => {}
+            ended = &mut self.task => {
+                return ended.map_err(|e| ServiceError::Panicked(e.to_string()))?;
+            }
+        }
+        self.stop().await
+    }
+}
+
+/// What `gridproof serve` runs, for it and for `gridproof demo`: binds `listen` (port 0 picks
+/// a free one), then serves the API over `state` with the proving workers (`workers`) and the
+/// publisher beside it, all on `state.store`, in a task of the current runtime. Returns once
+/// the socket listens.
+pub async fn start_service(
+    listen: SocketAddr,
+    state: AppState,
+    workers: Option<WorkerConfig>,
+    publisher: Option<Publisher>,
+) -> Result<RunningService, ServiceError> {
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServiceError::Io {
-            what: format!("cannot listen on {}", args.listen),
+            what: format!("cannot listen on {listen}"),
             source,
         })?;
     let address = listener.local_addr().map_err(|source| ServiceError::Io {
@@ -195,37 +325,36 @@ async fn serve(args: &ServeArgs) -> Result<(), ServiceError> {
         source,
     })?;
     tracing::info!(%address, "listening");
-    eprintln!("gridproof serve: listening on http://{address}");
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run_service(listener, state, workers, publisher, stop_rx));
+    Ok(RunningService {
+        address,
+        stop,
+        task,
+    })
+}
 
-    // One signal stops both the server (in-flight requests finish) and the workers (held jobs
-    // finish; an unfinished one is taken over by another worker after its lease).
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        http::shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
+/// The body of [`start_service`]'s task: every part stops when `stop_rx` says so (or its sender
+/// is dropped).
+async fn run_service(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    workers: Option<WorkerConfig>,
+    publisher: Option<Publisher>,
+    stop_rx: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), ServiceError> {
+    let store = state.store.clone();
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let worker_task = workers.map(|config| {
-        eprintln!(
-            "gridproof serve: {} proving worker(s) in this process",
-            config.workers
-        );
         tokio::spawn(crate::worker::run_workers(
             store.clone(),
             config,
             stopped(stop_rx.clone()),
         ))
     });
-    let publisher_task = publisher.map(|p| {
-        eprintln!(
-            "gridproof serve: publishing as {} on chain {}",
-            p.sender(),
-            p.chain_id()
-        );
-        tokio::spawn(p.run(stopped(stop_rx.clone())))
-    });
+    let publisher_task = publisher.map(|p| tokio::spawn(p.run(stopped(stop_rx.clone()))));
     let served = http::serve(listener, http::router(state), stopped(stop_rx)).await;
     let published = match publisher_task {
         Some(task) => task.await.map_err(|e| {
@@ -247,6 +376,5 @@ async fn serve(args: &ServeArgs) -> Result<(), ServiceError> {
     })?;
     worked?;
     published?;
-    tracing::info!("stopped");
     Ok(())
 }

@@ -189,6 +189,21 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Prometheus histogram of the seconds from a transaction's recording as `sent` (signed,
+/// before the broadcast; a replacement restarts the clock) to `stage`: `mined` (its receipt
+/// seen) and `confirmed`; labelled by `kind` (`open_epoch`, `submit_batch`). Buckets in
+/// [`crate::http::prometheus`].
+pub const PUBLISH_LATENCY_SECONDS: &str = "gridproof_publish_latency_seconds";
+
+/// Records the row's latency from `sent` to `stage` now; returns it in seconds.
+fn record_latency(row: &Publication, stage: &'static str) -> Option<f64> {
+    let sent = row.sent_at_ms?;
+    let seconds = now_ms().saturating_sub(sent).max(0) as f64 / 1000.0;
+    metrics::histogram!(PUBLISH_LATENCY_SECONDS, "kind" => row.kind.as_str(), "stage" => stage)
+        .record(seconds);
+    Some(seconds)
+}
+
 fn oracle_error(call: &'static str, source: alloy::contract::Error) -> ChainError {
     match source.as_decoded_interface_error::<RevenueOracleErrors>() {
         Some(reason) => ChainError::OracleRejected {
@@ -804,8 +819,9 @@ impl Publisher {
             if receipt.status() {
                 let block = receipt.block_number.unwrap_or_default();
                 self.store.publication_mined(row.id, h, block).await?;
+                let latency_s = record_latency(row, "mined");
                 tracing::info!(epoch = row.epoch, batch = row.batch_index, kind = %row.kind,
-                    tx_hash = %hash_of(h), block, gas_used = receipt.gas_used, "mined");
+                    tx_hash = %hash_of(h), block, gas_used = receipt.gas_used, ?latency_s, "mined");
                 return Ok(RowProgress::Pending);
             }
             // Reverted: someone else's transaction got there first, or the state changed.
@@ -828,8 +844,9 @@ impl Publisher {
                 .await?;
             if let Some((h, block)) = event.filter(|(h, _)| hashes.contains(&h.0)) {
                 self.store.publication_mined(row.id, &h.0, block).await?;
+                let latency_s = record_latency(row, "mined");
                 tracing::info!(epoch = row.epoch, batch = row.batch_index, kind = %row.kind,
-                    tx_hash = %h, block, "mined (found by its event)");
+                    tx_hash = %h, block, ?latency_s, "mined (found by its event)");
                 return Ok(RowProgress::Pending);
             }
             // Another transaction of this key took the nonce: nothing of ours can be mined.
@@ -918,9 +935,7 @@ impl Publisher {
             return Ok(RowProgress::Pending);
         }
         self.store.publication_confirmed(row.id, false).await?;
-        let latency_s = row
-            .sent_at_ms
-            .map(|t| (now_ms().saturating_sub(t)) as f64 / 1000.0);
+        let latency_s = record_latency(row, "confirmed");
         tracing::info!(epoch = row.epoch, batch = row.batch_index, kind = %row.kind,
             tx_hash = %hash_of(&tx.tx_hash), block, ?latency_s, "confirmed");
         Ok(RowProgress::Done)
