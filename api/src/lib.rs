@@ -1,5 +1,6 @@
 //! gridproof library behind the binary.
 
+pub mod audit;
 pub mod chain;
 pub mod cli;
 pub mod http;

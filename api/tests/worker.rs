@@ -5,61 +5,19 @@
 //! afterwards; without a server the PostgreSQL variants print a loud SKIP line and pass unless
 //! `GRIDPROOF_REQUIRE_POSTGRES=1`), and a worker process killed with SIGKILL mid-proof.
 
-use std::future::pending;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gridproof_api::store::{
-    BatchStatus, CloseOutcome, EpochStatus, JobKind, JobState, LocationCipher, LocationSecret,
-    NewEpoch, NewInstallation, NewReading, OperatorId, ReadingOutcome, Store, StoreOptions,
+    BatchStatus, EpochStatus, JobKind, JobState, LocationCipher, NewReading, Store, StoreOptions,
 };
 use gridproof_api::worker::plan::build_plan;
-use gridproof_api::worker::{run_workers, stored_proofs_file, WorkerConfig};
-use gridproof_circuits::eddsa::PrivateKey;
-use gridproof_circuits::meter::MeterMessage;
-use gridproof_circuits::registry::Location;
-use gridproof_circuits::statement::{BatchShape, PublicInputs};
+use gridproof_api::worker::stored_proofs_file;
+use gridproof_circuits::statement::PublicInputs;
 use gridproof_circuits::Fr;
-use gridproof_prover::{setup_development, verify_proofs_file, Keys};
-
-const LOCATION_KEY: [u8; 32] = [0x42; 32];
-const INTERVAL_SECONDS: u32 = 3600;
-const SLOTS: [u8; 8] = [0, 0, 1, 1, 2, 2, 3, 3];
-const PRICES: [u32; 4] = [60_000, 90_000, 180_000, 75_000];
-
-// ---------------------------------------------------------------------------------------------
-// Keys and databases
-
-/// Development keys for S = 4, T = 8, P = 4, made once per test process and saved to a folder
-/// (for the `gridproof worker` processes of the crash test).
-fn keys() -> &'static (Arc<Keys>, PathBuf) {
-    static KEYS: OnceLock<(Arc<Keys>, PathBuf)> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let shape = BatchShape::new(4, SLOTS.len(), PRICES.len()).unwrap();
-        let keys = setup_development(&shape, &mut rand::rngs::OsRng).unwrap();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("gridproof-worker-keys-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        keys.save(&dir).unwrap();
-        (Arc::new(keys), dir)
-    })
-}
-
-fn cipher() -> Arc<LocationCipher> {
-    Arc::new(LocationCipher::from_key(&LOCATION_KEY))
-}
-
-fn config(workers: usize) -> WorkerConfig {
-    let mut c = WorkerConfig::new(Arc::clone(&keys().0), cipher());
-    c.workers = workers;
-    c.lease = Duration::from_secs(5);
-    c.retry_delay = Duration::from_millis(50);
-    c.poll_interval = Duration::from_millis(50);
-    c.once = true;
-    c
-}
+use gridproof_prover::verify_proofs_file;
 
 impl TestDb {
     /// Overwrites a stored reading's values behind the store's back (an edited database).
@@ -86,6 +44,9 @@ impl TestDb {
 #[macro_use]
 mod support;
 use support::db::TestDb;
+use support::proving::{
+    cipher, closed_epoch, config, keys, run_until_idle, signed_reading, totals_of, LOCATION_KEY,
+};
 
 both_backends!(
     an_epoch_is_planned_reproducibly_and_proved,
@@ -95,109 +56,6 @@ both_backends!(
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
-
-fn meter(site_id: u64) -> PrivateKey {
-    let mut seed = [7u8; 32];
-    seed[..8].copy_from_slice(&site_id.to_be_bytes());
-    PrivateKey::from_bytes(seed)
-}
-
-fn installation(site_id: u64, operator: OperatorId) -> NewInstallation {
-    NewInstallation {
-        site_id,
-        operator_id: operator,
-        meter_public_key: meter(site_id).public_key(),
-        capacity_w: 250_000,
-        prices_uusd_per_kwh: PRICES.iter().map(|p| p + site_id as u32).collect(),
-        location: LocationSecret {
-            location: Location {
-                latitude_microdeg: 41_878_113 + site_id as i64,
-                longitude_microdeg: -87_629_799,
-                region: "US-IL".into(),
-            },
-            salt: Fr::from(site_id) * Fr::from(0x1234_5678_9abc_def1u64),
-        },
-    }
-}
-
-/// Signed readings of a site: within its capacity bound, different per site.
-fn signed_reading(site_id: u64, epoch: u64) -> NewReading {
-    let readings_wh: Vec<u32> = (0..SLOTS.len() as u32)
-        .map(|i| (site_id as u32 * 1_013 + i * 7_919) % 200_000)
-        .collect();
-    let message = MeterMessage {
-        site_id,
-        epoch,
-        interval_seconds: INTERVAL_SECONDS,
-        readings_wh: readings_wh.clone(),
-    }
-    .hash();
-    NewReading {
-        site_id,
-        epoch,
-        interval_seconds: INTERVAL_SECONDS,
-        readings_wh,
-        signature: meter(site_id).sign(message),
-    }
-}
-
-/// Energy (Wh) and revenue (nano-USD) of a reading at its site's tariff.
-fn totals_of(reading: &NewReading) -> (u128, u128) {
-    let prices: Vec<u32> = installation(reading.site_id, OperatorId(0)).prices_uusd_per_kwh;
-    reading
-        .readings_wh
-        .iter()
-        .enumerate()
-        .fold((0, 0), |(e, r), (i, &wh)| {
-            let price = prices[SLOTS[i] as usize];
-            (e + u128::from(wh), r + u128::from(wh) * u128::from(price))
-        })
-}
-
-/// Registers `registered`, opens `epoch`, stores signed readings of `with_readings` and closes
-/// it (plan job with `plan_attempts`). Returns the readings stored.
-async fn closed_epoch(
-    store: &Store,
-    epoch: u64,
-    registered: &[u64],
-    with_readings: &[u64],
-    plan_attempts: u32,
-) -> Vec<NewReading> {
-    let op = store.ensure_operator("acme solar").await.unwrap();
-    for &s in registered {
-        store
-            .register_installation(&installation(s, op), &cipher())
-            .await
-            .unwrap();
-    }
-    store
-        .open_epoch(&NewEpoch {
-            epoch,
-            interval_seconds: INTERVAL_SECONDS,
-            slots: SLOTS.to_vec(),
-        })
-        .await
-        .unwrap();
-    let readings: Vec<NewReading> = with_readings
-        .iter()
-        .map(|&s| signed_reading(s, epoch))
-        .collect();
-    let outcomes = store.insert_readings(&readings).await.unwrap();
-    assert!(outcomes.iter().all(|o| *o == ReadingOutcome::Stored));
-    let closed = store.close_epoch(epoch, plan_attempts).await.unwrap();
-    assert!(matches!(closed, CloseOutcome::Closed { .. }), "{closed:?}");
-    readings
-}
-
-async fn run_until_idle(store: &Store, config: WorkerConfig) {
-    tokio::time::timeout(
-        Duration::from_secs(300),
-        run_workers(store.clone(), config, pending()),
-    )
-    .await
-    .expect("the workers finish within 5 minutes")
-    .expect("the workers run");
-}
 
 /// Checks every proof of a proved epoch with the verifying key and returns the epoch totals.
 async fn verified_totals(store: &Store, epoch: u64) -> (u128, u128) {

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod bench;
 pub mod ceremony;
+pub mod disclosure;
 pub mod epoch;
 pub mod fs;
 pub mod groth16;

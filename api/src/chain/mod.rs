@@ -13,6 +13,7 @@ use alloy::primitives::B256;
 #[allow(missing_docs, clippy::all)]
 pub mod bindings;
 pub mod publish;
+pub mod read;
 pub mod toolchain;
 
 pub use publish::{

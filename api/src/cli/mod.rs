@@ -11,17 +11,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod audit;
 pub mod bench;
 mod bench_peer;
 pub mod ceremony;
 pub mod circuit;
 pub mod demo;
+pub mod disclose;
 pub mod export_verifier;
 pub mod files;
 pub mod keys;
 pub mod meter;
 pub mod proof;
 pub mod prove;
+pub mod regulator;
 pub mod serve;
 pub mod setup;
 pub mod simulate;
@@ -71,9 +74,10 @@ pub enum Command {
     /// Write the Solidity Groth16 verifier of a key directory (generated from the repository's
     /// template; rejects public inputs >= r and malformed proofs).
     ExportVerifier(export_verifier::ExportVerifierArgs),
-    /// The whole pipeline on a local chain: dev keys (cached), a simulated epoch of sites in IL
-    /// and MA, proofs, anvil, deployment of the contracts, submission of every batch,
-    /// finalization and the investors' yield, step by step.
+    /// The whole pipeline through the service on a local chain: dev keys (cached), a simulated
+    /// epoch of sites in IL and MA, anvil and the contracts, the service in this process (API,
+    /// proving worker, publisher) fed by its clients over HTTP, the epoch proved and final
+    /// on-chain, and the investors' yield, step by step.
     Demo(demo::DemoArgs),
     /// Key directories: import the final .zkey of a snarkjs phase-2 ceremony, show a key
     /// directory's shape and provenance.
@@ -99,6 +103,17 @@ pub enum Command {
     /// Proving workers of the service: plan closed epochs and prove their batches as jobs of
     /// the database's queue (DATABASE_URL; several workers and machines may share it).
     Worker(worker::WorkerArgs),
+    /// Regulators: `regulator keygen` makes the X25519 key pair that disclosure bundles are
+    /// sealed to.
+    #[command(subcommand)]
+    Regulator(regulator::RegulatorCommand),
+    /// Seal one site's disclosure bundle (docs/disclosure.md) to a regulator's public key, from
+    /// `prove`'s private output and proofs file; `verify --disclosure` opens and checks it.
+    Disclose(disclose::DiscloseArgs),
+    /// The tamper-evident audit log: `audit keygen` makes the head-signing key, `audit verify`
+    /// checks a service's log against a head kept from last time.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Why a command failed. Each message is complete on its own (it includes its cause).
@@ -214,6 +229,29 @@ pub enum CliError {
     /// The proving workers could not run.
     #[error("worker: {0}")]
     Worker(#[from] crate::worker::WorkerError),
+    /// A disclosure bundle could not be made, sealed or opened, or a regulator key read.
+    #[error("disclosure: {0}")]
+    Disclosure(#[from] gridproof_prover::disclosure::DisclosureError),
+    /// A disclosure bundle opened, but a link of its chain is broken: the first one is named
+    /// (every check was listed on stdout).
+    #[error("disclosure REJECTED: {check} failed: {reason} ({failed} check(s) failed)")]
+    DisclosureRejected {
+        /// The first broken link.
+        check: &'static str,
+        /// Why it is broken.
+        reason: String,
+        /// Number of failed checks.
+        failed: usize,
+    },
+    /// The audit key could not be made or loaded.
+    #[error("audit key: {0}")]
+    AuditKey(#[from] crate::audit::AuditKeyError),
+    /// `audit verify` could not fetch the log or a check failed (named in the message).
+    #[error("audit verify: {0}")]
+    AuditVerify(#[from] crate::audit::verify::AuditVerifyError),
+    /// `demo`'s clients or the service it runs failed.
+    #[error("demo: {0}")]
+    Demo(#[from] demo::DemoError),
 }
 
 /// Runs one parsed command line.
@@ -233,6 +271,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::run(&args),
         Command::Token(command) => token::run(command),
         Command::Worker(args) => worker::run(&args),
+        Command::Regulator(command) => regulator::run(command),
+        Command::Disclose(args) => disclose::run(&args),
+        Command::Audit(command) => audit::run(command),
     }?;
     Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,7 @@ pub struct VerifyArgs {
     #[arg(
         long,
         value_name = "PROOFS.json",
-        required_unless_present = "snarkjs_proof"
+        required_unless_present_any = ["snarkjs_proof", "disclosure"]
     )]
     pub proofs: Option<PathBuf>,
     /// Instead of a proofs file: a proof in snarkjs' proof.json form (from snarkjs, rapidsnark
@@ -33,10 +33,39 @@ pub struct VerifyArgs {
     /// The public inputs of --snarkjs-proof, snarkjs' public.json.
     #[arg(long, value_name = "public.json", requires = "snarkjs_proof")]
     pub snarkjs_public: Option<PathBuf>,
+    /// A disclosure BUNDLE file to open and check link by link (docs/disclosure.md); with
+    /// --proofs or --rpc-url/--oracle its public inputs are matched against that public record.
+    #[arg(
+        long,
+        value_name = "BUNDLE",
+        requires = "regulator_key",
+        conflicts_with = "snarkjs_proof"
+    )]
+    pub disclosure: Option<PathBuf>,
+    /// The regulator's secret key file (`gridproof regulator keygen`) that opens --disclosure.
+    #[arg(long, value_name = "KEYFILE", requires = "disclosure")]
+    pub regulator_key: Option<PathBuf>,
+    /// With --disclosure: match the batch against RevenueOracle on this JSON-RPC endpoint.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires_all = ["disclosure", "oracle"],
+        conflicts_with = "proofs"
+    )]
+    pub rpc_url: Option<String>,
+    /// With --rpc-url: the RevenueOracle address.
+    #[arg(long, value_name = "ADDR", requires = "rpc_url")]
+    pub oracle: Option<String>,
+    /// With --disclosure: print the bundle, every check and the timings as JSON.
+    #[arg(long, requires = "disclosure")]
+    pub json: bool,
 }
 
 /// Runs `verify`: one line per batch on stdout; an error (exit 1) unless every batch verifies.
 pub fn run(args: &VerifyArgs) -> Result<(), CliError> {
+    if let Some(bundle) = &args.disclosure {
+        return super::disclose::verify_disclosure(args, bundle);
+    }
     let (Some(proofs), None) = (&args.proofs, &args.snarkjs_proof) else {
         // clap requires exactly one of --proofs and --snarkjs-proof (with --snarkjs-public).
         return match (&args.snarkjs_proof, &args.snarkjs_public) {

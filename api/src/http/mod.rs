@@ -24,7 +24,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::store::{LocationCipher, Store};
 
+pub mod audit;
 pub mod auth;
+pub mod disclosures;
 pub mod epochs;
 pub mod error;
 pub mod installations;
@@ -66,6 +68,12 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The proving keys' shape (S, T, P, registry depth) when the process knows it (`serve
+    /// --keys`): a disclosure bundle rebuilds its epoch's registry with it; without it the
+    /// bundle route answers 503.
+    pub batch_shape: Option<gridproof_circuits::statement::BatchShape>,
+    /// Signs the audit log's heads (`GET /v1/audit/head`); set with [`AppState::with_audit_key`].
+    pub audit_key: Option<Arc<crate::audit::AuditKey>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -87,7 +95,24 @@ impl AppState {
             cipher: Arc::new(cipher),
             config: Arc::new(config),
             metrics: prometheus(),
+            batch_shape: None,
+            audit_key: None,
         }
+    }
+
+    /// The same state, signing audit heads with `key` (`gridproof serve` always sets one).
+    pub fn with_audit_key(mut self, key: crate::audit::AuditKey) -> Self {
+        self.audit_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The same state knowing the proving keys' shape (for disclosure bundles).
+    pub fn with_batch_shape(
+        mut self,
+        shape: Option<gridproof_circuits::statement::BatchShape>,
+    ) -> Self {
+        self.batch_shape = shape;
+        self
     }
 }
 
@@ -95,6 +120,10 @@ impl AppState {
 /// global recorder; every server of the process shares it). If another recorder was installed
 /// first, metrics from the facade go there and `/metrics` shows only what this handle sees.
 pub fn prometheus() -> PrometheusHandle {
+    const SLOW: &[f64] = &[
+        0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+    ];
+    let slow = |name: &str| metrics_exporter_prometheus::Matcher::Full(name.into());
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
@@ -103,6 +132,15 @@ pub fn prometheus() -> PrometheusHandle {
                     .set_buckets(&[
                         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                     ])
+                    .expect("the bucket list is not empty")
+                    // Proofs and publications take seconds to minutes, not milliseconds.
+                    .set_buckets_for_metric(slow(crate::worker::prove::PROVE_SECONDS), SLOW)
+                    .and_then(|b| {
+                        b.set_buckets_for_metric(
+                            slow(crate::publisher::PUBLISH_LATENCY_SECONDS),
+                            SLOW,
+                        )
+                    })
                     .expect("the bucket list is not empty")
             };
             match builder().install_recorder() {
@@ -131,7 +169,9 @@ pub fn router(state: AppState) -> Router {
         .merge(installations::router())
         .merge(readings::router(&config))
         .merge(epochs::router())
+        .merge(disclosures::router())
         .merge(ops::router())
+        .merge(audit::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

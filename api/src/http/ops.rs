@@ -74,6 +74,16 @@ pub(crate) fn describe_metrics() {
         "gridproof_jobs",
         "Jobs in the database by kind and state (read at scrape time)"
     );
+    metrics::describe_histogram!(
+        crate::worker::prove::PROVE_SECONDS,
+        metrics::Unit::Seconds,
+        "Seconds per batch proof in this process's workers (witness, check, proof)"
+    );
+    metrics::describe_histogram!(
+        crate::publisher::PUBLISH_LATENCY_SECONDS,
+        metrics::Unit::Seconds,
+        "Seconds from a transaction's recording as sent to mined or confirmed, by kind and stage"
+    );
 }
 
 /// Prometheus metrics; the job gauges are read from the database at each scrape.
@@ -152,6 +162,17 @@ impl Modify for BearerAuth {
         super::epochs::close,
         super::epochs::show,
         super::epochs::list,
+        super::disclosures::register_regulator,
+        super::disclosures::request,
+        super::disclosures::show,
+        super::disclosures::grant,
+        super::disclosures::refuse,
+        super::disclosures::bundle,
+        super::disclosures::site_disclosures,
+        super::audit::head,
+        super::audit::entries,
+        super::audit::inclusion,
+        super::audit::consistency,
         healthz,
         readyz,
         metrics_text,
@@ -163,6 +184,8 @@ impl Modify for BearerAuth {
         (name = "installations", description = "Sites, their meter keys and tariffs (operators)"),
         (name = "readings", description = "Meter-signed readings (operators' gateways)"),
         (name = "epochs", description = "Opening, closing and following epochs"),
+        (name = "disclosures", description = "Regulators, disclosure requests, decisions and sealed bundles"),
+        (name = "audit", description = "The tamper-evident audit log: signed heads, entries, proofs"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

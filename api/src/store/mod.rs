@@ -27,8 +27,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub mod audit;
 pub mod batches;
 mod codec;
+pub mod disclosures;
 pub mod epochs;
 pub mod installations;
 pub mod jobs;
@@ -37,7 +39,12 @@ pub mod publications;
 pub mod readings;
 pub mod tokens;
 
+// The audit log (docs/audit-log.md).
+pub use audit::{AuditEntry, AuditEvent, AuditRoot, InclusionProof};
 pub use batches::{Batch, BatchStatus, NewBatch};
+pub use disclosures::{
+    Decision, Disclosure, DisclosureState, NewDisclosure, NewRegulatorToken, Regulator, RegulatorId,
+};
 pub use epochs::{CloseOutcome, Epoch, EpochStatus, NewEpoch, OpenOutcome};
 pub use installations::{Installation, NewInstallation, RegisterOutcome};
 pub use jobs::{Job, JobKind, JobState, Lease, NewJob, Retry};

@@ -7,6 +7,7 @@ use std::fmt;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use super::audit::{append_in_tx, AuditEvent};
 use super::codec::unix_ms;
 use super::{read_pool, write_tx, Store, StoreError};
 
@@ -154,9 +155,22 @@ impl Store {
     }
 
     /// Makes a token and returns its id and its secret. The secret is not stored: print it once.
-    /// An operator token must name its operator, other roles must not.
+    /// An operator token must name its operator, other roles must not. The creation is appended
+    /// to the audit log in the same transaction, with no actor (the command line); routes that
+    /// make tokens use [`Store::create_token_by`].
     pub async fn create_token(
         &self,
+        role: Role,
+        operator_id: Option<OperatorId>,
+        label: &str,
+    ) -> Result<(TokenId, String), StoreError> {
+        self.create_token_by(None, role, operator_id, label).await
+    }
+
+    /// [`Store::create_token`] on behalf of token `actor` (recorded as the audit entry's actor).
+    pub async fn create_token_by(
+        &self,
+        actor: Option<TokenId>,
         role: Role,
         operator_id: Option<OperatorId>,
         label: &str,
@@ -174,7 +188,7 @@ impl Store {
         let secret = generate_token_secret();
         let hash = token_sha256(&secret);
         let id: i64 = write_tx!(self, |tx, _pg| {
-            sqlx::query_scalar(
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO api_tokens (token_sha256, role, operator_id, label, created_at_ms) \
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
@@ -184,7 +198,10 @@ impl Store {
             .bind(label)
             .bind(unix_ms())
             .fetch_one(&mut *tx)
-            .await?
+            .await?;
+            let event = AuditEvent::token_created(actor, TokenId(id), role, operator_id, label);
+            append_in_tx(&mut *tx, &[event.prepare()?]).await?;
+            id
         });
         Ok((TokenId(id), secret))
     }
@@ -212,17 +229,23 @@ impl Store {
         self.token_by_sha256(&token_sha256(secret)).await
     }
 
-    /// Revokes a token; `false` if no live token has this id.
+    /// Revokes a token; `false` if no live token has this id. A revocation is appended to the
+    /// audit log in the same transaction.
     pub async fn revoke_token(&self, id: TokenId) -> Result<bool, StoreError> {
         let n = write_tx!(self, |tx, _pg| {
-            sqlx::query(
+            let n = sqlx::query(
                 "UPDATE api_tokens SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL",
             )
             .bind(unix_ms())
             .bind(id.0)
             .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            if n == 1 {
+                let event = AuditEvent::token_revoked(None, id);
+                append_in_tx(&mut *tx, &[event.prepare()?]).await?;
+            }
+            n
         });
         Ok(n == 1)
     }

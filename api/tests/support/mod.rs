@@ -4,3 +4,4 @@
 #[macro_use]
 pub mod db;
 pub mod cli;
+pub mod proving;
