@@ -33,9 +33,11 @@
 //! [`crate::keys::Keys`] holds its proving key as a [`PreparedProvingKey`] (the only copy),
 //! prepared at load for the backend chosen (`Keys::load_with_backend`; `gridproof prove --msm`
 //! and `gridproof bench --msm`, default hybrid). [`crate::prove::prove`], after the
-//! satisfiability check, calls [`create_proof`] with the keys' QAP reduction (libsnark's for
-//! development keys, circom's for imported zkeys), moving the matrices in so they are freed
-//! before the MSMs, and self-verifies the proof; a [`Groth16Error`] becomes
+//! satisfiability check, calls [`create_proof_from_rows`] with the keys' QAP reduction
+//! (libsnark's for development keys, circom's for imported zkeys) and the constraints' row
+//! values computed from the compact matrices kept with the keys ([`crate::r1cs`]), and
+//! self-verifies the proof; with the stock backend it calls [`create_proof`] with arkworks'
+//! matrices, moved in so they are freed before the MSMs. A [`Groth16Error`] becomes
 //! `ProveError::Prover`. [`PreparedProvingKey::serialize_uncompressed`] writes the key file
 //! from either layout. [`create_proof_timed`] returns the same proof and the wall-clock and
 //! CPU time of each step, for benchmarks; [`time_msms`] times the MSMs alone (`gridproof
@@ -58,6 +60,8 @@ use halo2curves::bn256 as h2;
 use halo2curves::group::prime::PrimeCurveAffine;
 use rand::{CryptoRng, RngCore};
 use rayon::prelude::*;
+
+use crate::r1cs::{RowValues, RowWitnessMap};
 use serde::{Deserialize, Serialize};
 
 use crate::Fr;
@@ -501,11 +505,53 @@ pub fn create_proof_timed<'m, QAP: R1CSToQAP>(
     // Owned matrices (hundreds of MB at S = 64) are not needed by the MSMs: free them first.
     drop(matrices);
     t.witness_map = start.elapsed();
+    let proof = finish(pk, r, s, h, full_assignment, num_instance, &start, &mut t);
+    Ok((proof, t))
+}
 
-    let acc = msms(pk, h, full_assignment, num_instance, !r.is_zero(), &mut t);
+/// [`create_proof_timed`] from the constraints' row values (see [`crate::r1cs`]) instead of
+/// the matrices: what [`crate::prove::prove`] uses with the matrices kept with the keys. The
+/// row values are consumed by the witness map. Not for [`MsmBackend::Stock`] (ark-groth16's
+/// own prover takes matrices): that backend gets [`Groth16Error::MalformedKey`] here.
+pub fn create_proof_from_rows<QAP: RowWitnessMap>(
+    pk: &PreparedProvingKey,
+    r: Fr,
+    s: Fr,
+    rows: RowValues,
+    num_instance: usize,
+    num_constraints: usize,
+    full_assignment: &[Fr],
+) -> Result<(Proof<Bn254>, ProveTimings), Groth16Error> {
+    check_shape(pk, full_assignment, num_instance)?;
+    if pk.backend == MsmBackend::Stock {
+        return Err(Groth16Error::MalformedKey(
+            "the stock backend proves from matrices, not row values".to_string(),
+        ));
+    }
+    let mut t = ProveTimings::default();
+    let start = Clock::start();
+    let h = QAP::witness_map_from_rows(rows, num_instance, num_constraints, full_assignment)?;
+    t.witness_map = start.elapsed();
+    let proof = finish(pk, r, s, h, full_assignment, num_instance, &start, &mut t);
+    Ok((proof, t))
+}
+
+/// The MSMs and the assembly of the proof from `h`; `t.total` is set from `start`.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    pk: &PreparedProvingKey,
+    r: Fr,
+    s: Fr,
+    h: Vec<Fr>,
+    full_assignment: &[Fr],
+    num_instance: usize,
+    start: &Clock,
+    t: &mut ProveTimings,
+) -> Proof<Bn254> {
+    let acc = msms(pk, h, full_assignment, num_instance, !r.is_zero(), t);
     let proof = assemble(&Constants::of(pk), r, s, acc);
     t.total = start.elapsed();
-    Ok((proof, t))
+    proof
 }
 
 /// Times the five MSMs of one proof as `pk`'s backend computes them (arkworks' for

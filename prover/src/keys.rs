@@ -34,6 +34,7 @@ use crate::fs::{parent_dir, read_bounded, sibling_path, sync_dir, BoundedReadErr
 use crate::groth16::{Groth16Error, MsmBackend, PreparedProvingKey};
 use crate::hashing::{sha256_hex, HashingReader, HashingWriter};
 use crate::prove::{new_constraint_system, untraced};
+use crate::r1cs::MatricesCache;
 use crate::shape::{BatchShape, ShapeRecord};
 use crate::Fr;
 
@@ -174,6 +175,10 @@ pub struct Keys {
     pub num_constraints: usize,
     /// The QAP reduction the proving key was made for (the prover must use the same).
     pub qap_reduction: QapReduction,
+    /// The circuit's constraint matrices in the prover's compact form, built on the first
+    /// proof (or by [`Keys::prepare_for_proving`]) and kept, so that each proof synthesizes
+    /// only its witness.
+    pub(crate) matrices: MatricesCache,
 }
 
 /// The size and hash of one key file, as recorded in the manifest.
@@ -375,6 +380,7 @@ where
         verifying_key,
         num_constraints,
         qap_reduction: QapReduction::Libsnark,
+        matrices: Default::default(),
     })
 }
 
@@ -692,6 +698,7 @@ impl Keys {
             verifying_key,
             num_constraints,
             qap_reduction: manifest.qap_reduction,
+            matrices: Default::default(),
         })
     }
 }

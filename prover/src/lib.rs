@@ -21,6 +21,7 @@ pub mod peer;
 pub mod private_output;
 pub mod proofs_file;
 pub mod prove;
+pub mod r1cs;
 mod shape;
 pub mod solidity;
 pub mod verify;

@@ -165,7 +165,7 @@ pub fn prove_batches<C, R>(
     on_done: &(dyn Fn(usize, &BatchOutcome) + Sync),
 ) -> Vec<BatchOutcome>
 where
-    C: ConstraintSynthesizer<Fr> + ConstraintGroupNames + Clone + Send,
+    C: ConstraintSynthesizer<Fr> + ConstraintGroupNames + Clone + Send + 'static,
     R: RngCore + CryptoRng,
 {
     let jobs: Vec<Mutex<Option<(C, ChaCha20Rng)>>> = circuits

@@ -1,5 +1,6 @@
-//! Proving: synthesize the circuit once, check that the witness satisfies it (naming the failing
-//! constraint group if not), then build the Groth16 proof from that same assignment.
+//! Proving: synthesize the witness (against the constraint matrices kept with the keys), check
+//! that it satisfies every constraint (naming the failing constraint group if not), then build
+//! the Groth16 proof from that same assignment.
 
 use ark_bn254::Bn254;
 use ark_groth16::r1cs_to_qap::{evaluate_constraint, LibsnarkReduction};
@@ -8,6 +9,8 @@ use ark_relations::gr1cs::{
     ConstraintLayer, ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, Matrix,
     OptimizationGoal, SynthesisError, SynthesisMode, TracingMode, R1CS_PREDICATE_LABEL,
 };
+use std::sync::Arc;
+
 use ark_std::UniformRand;
 use rand::{CryptoRng, RngCore};
 use rayon::prelude::*;
@@ -16,8 +19,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use gridproof_circuits::statement::BatchCircuit;
 
 use crate::ceremony::reduction::CircomReduction;
-use crate::groth16::{self, Groth16Error};
+use crate::groth16::{self, Groth16Error, MsmBackend};
 use crate::keys::{Keys, QapReduction};
+use crate::r1cs::{qap_domain_size, MatricesError, ProverMatrices};
 use crate::Fr;
 
 /// The phases of [`prove`], reported as each one starts so a command line can show progress.
@@ -61,6 +65,10 @@ pub enum ProveError {
     /// The Groth16 prover refused the assignment or the key (see [`Groth16Error`]).
     #[error("the Groth16 prover failed: {0}")]
     Prover(#[from] Groth16Error),
+    /// The constraint matrices could not be kept in the prover's compact form, or do not fit
+    /// the assignment.
+    #[error("the constraint matrices: {0}")]
+    Matrices(#[from] MatricesError),
     /// The proof just made does not verify with the keys' verifying key: the proving and
     /// verifying keys do not belong together, or the circuit differs from the keys' circuit.
     #[error("the new proof does not verify with the keys' verifying key; the keys do not match this circuit")]
@@ -112,13 +120,17 @@ pub(crate) fn untraced<T>(f: impl FnOnce() -> T) -> T {
 
 /// Proves that `circuit`'s witness satisfies the statement the keys were made for.
 ///
-/// The circuit is synthesized once (prove mode, with matrices); every constraint is checked
-/// before proving (arkworks only debug-asserts it; this is `cs.is_satisfied()` evaluated on the
-/// matrices, in parallel), and a violation comes back as
-/// [`ProveError::Unsatisfied`] naming the constraint group (see [`ConstraintGroupNames`]).
-/// The proof is made by [`groth16::create_proof`] with the backend the keys' proving key was
-/// prepared for and the keys' QAP reduction, and checked against the keys' verifying key
-/// before it is returned. `progress` is called as each phase starts.
+/// The circuit's constraint matrices are built once per keys (on the first proof, or by
+/// [`Keys::prepare_for_proving`]) and kept in a compact form ([`crate::r1cs`]); each proof
+/// then synthesizes only the witness assignment, evaluates every constraint's three linear
+/// combinations from the kept matrices, and checks `a * b = c` for each (arkworks only
+/// debug-asserts it), so that a violation comes back as [`ProveError::Unsatisfied`] naming
+/// the constraint group (see [`ConstraintGroupNames`]). The same row values feed the QAP
+/// witness map of the keys' reduction; the MSMs run on the backend the keys' proving key was
+/// prepared for ([`groth16::create_proof_from_rows`]); the proof is checked against the keys'
+/// verifying key before it is returned. With [`MsmBackend::Stock`] (ark-groth16's own
+/// prover, the reference) the circuit is synthesized with matrices for every proof instead.
+/// `progress` is called as each phase starts.
 pub fn prove<C, R>(
     keys: &Keys,
     circuit: C,
@@ -126,7 +138,7 @@ pub fn prove<C, R>(
     progress: &mut dyn FnMut(ProvePhase),
 ) -> Result<Proof<Bn254>, ProveError>
 where
-    C: ConstraintSynthesizer<Fr> + ConstraintGroupNames + Clone,
+    C: ConstraintSynthesizer<Fr> + ConstraintGroupNames + Clone + 'static,
     R: RngCore + CryptoRng,
 {
     prove_keeping_assignment(keys, circuit, rng, progress).map(|(proof, _)| proof)
@@ -148,6 +160,169 @@ pub struct Assignment {
 /// [`prove`], also returning the full assignment the proof was made from (the benchmark
 /// measures its MSM floor with it; `prove --witness-dir` writes it as an iden3 witness).
 pub fn prove_keeping_assignment<C, R>(
+    keys: &Keys,
+    circuit: C,
+    rng: &mut R,
+    progress: &mut dyn FnMut(ProvePhase),
+) -> Result<(Proof<Bn254>, Assignment), ProveError>
+where
+    C: ConstraintSynthesizer<Fr> + ConstraintGroupNames + Clone + 'static,
+    R: RngCore + CryptoRng,
+{
+    if keys.proving_key.backend() == MsmBackend::Stock {
+        return prove_from_matrices(keys, circuit, rng, progress);
+    }
+    progress(ProvePhase::Synthesizing);
+    let matrices = prover_matrices(keys, &circuit)?;
+    let namer = circuit.group_namer();
+    // Kept to name a failing constraint: a witness-only synthesis records no groups.
+    let for_diagnosis = circuit.clone();
+    let (full, num_instance) = synthesize_witness(circuit)?;
+    let num_constraints = matrices.num_constraints();
+    check_counts(keys, num_constraints, num_instance, full.len())?;
+    if matrices.num_variables() != full.len() {
+        return Err(ProveError::ShapeMismatch {
+            what: "variables",
+            key: matrices.num_variables(),
+            circuit: full.len(),
+        });
+    }
+
+    progress(ProvePhase::Checking);
+    let domain_size = qap_domain_size(num_constraints, num_instance)
+        .ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
+    let rows = matrices.evaluate(&full, domain_size)?;
+    drop(matrices);
+    if let Some(index) = rows.first_unsatisfied() {
+        drop(rows);
+        if namer.is_some() {
+            // Record the circuit's constraint groups with a synthesis that counts them.
+            let cs = new_constraint_system(SynthesisMode::Setup);
+            let _ = untraced(|| for_diagnosis.clone().generate_constraints(cs));
+        }
+        return Err(unsatisfied(index, namer, Some(for_diagnosis)));
+    }
+    drop(for_diagnosis);
+
+    progress(ProvePhase::Proving);
+    let r = Fr::rand(rng);
+    let s = Fr::rand(rng);
+    let pk = &keys.proving_key;
+    let (proof, _) = match keys.qap_reduction {
+        QapReduction::Libsnark => groth16::create_proof_from_rows::<LibsnarkReduction>(
+            pk,
+            r,
+            s,
+            rows,
+            num_instance,
+            num_constraints,
+            &full,
+        )?,
+        QapReduction::Circom => groth16::create_proof_from_rows::<CircomReduction>(
+            pk,
+            r,
+            s,
+            rows,
+            num_instance,
+            num_constraints,
+            &full,
+        )?,
+    };
+    self_check(keys, &proof, &full[1..num_instance])?;
+    Ok((proof, Assignment { full, num_instance }))
+}
+
+impl Keys {
+    /// Builds and keeps the batch circuit's constraint matrices (a setup-mode synthesis of the
+    /// keys' shape, about a proof's synthesis time once), so that the first proof is as fast
+    /// as the others; [`prove`] does it on first use otherwise. Returns the bytes they hold.
+    pub fn prepare_for_proving(&self) -> Result<usize, ProveError> {
+        self.prepare_for_proving_with(&BatchCircuit::blank(self.shape))
+    }
+
+    /// [`Keys::prepare_for_proving`] for keys of another circuit than the batch circuit,
+    /// given its blank (witness-free) instance.
+    pub fn prepare_for_proving_with<C>(&self, blank: &C) -> Result<usize, ProveError>
+    where
+        C: ConstraintSynthesizer<Fr> + Clone + 'static,
+    {
+        Ok(prover_matrices(self, blank)?.heap_bytes())
+    }
+}
+
+/// The compact matrices of `circuit`'s type, cached with the keys: built from a setup-mode
+/// synthesis (no witness) of a clone on first use.
+fn prover_matrices<C>(keys: &Keys, circuit: &C) -> Result<Arc<ProverMatrices>, ProveError>
+where
+    C: ConstraintSynthesizer<Fr> + Clone + 'static,
+{
+    keys.matrices.get_or_build::<C, ProveError>(|| {
+        let cs = new_constraint_system(SynthesisMode::Setup);
+        untraced(|| circuit.clone().generate_constraints(cs.clone()))?;
+        cs.finalize();
+        check_shape(keys, &cs)?;
+        let num_variables = cs.num_instance_variables() + cs.num_witness_variables();
+        let matrices = r1cs_matrices(&cs)?;
+        drop(cs);
+        Ok(ProverMatrices::from_r1cs(&matrices, num_variables)?)
+    })
+}
+
+/// The witness-only mode: values, no constraints (the matrices are the keys').
+const WITNESS_MODE: SynthesisMode = SynthesisMode::Prove {
+    construct_matrices: false,
+    generate_lc_assignments: false,
+};
+
+/// Synthesizes `circuit`'s assignment only: `[1, public inputs..., witness...]` and the
+/// number of instance variables.
+fn synthesize_witness<C: ConstraintSynthesizer<Fr>>(
+    circuit: C,
+) -> Result<(Vec<Fr>, usize), SynthesisError> {
+    let cs = new_constraint_system(WITNESS_MODE);
+    untraced(|| circuit.generate_constraints(cs.clone()))?;
+    cs.finalize();
+    let num_instance = cs.num_instance_variables();
+    let inner = cs.borrow().ok_or(SynthesisError::MissingCS)?;
+    let full = [inner.instance_assignment()?, inner.witness_assignment()?].concat();
+    Ok((full, num_instance))
+}
+
+/// The error for constraint `index` failing: named by the circuit's namer, or found again by
+/// a traced synthesis of the clone kept for diagnosis.
+fn unsatisfied<C: ConstraintSynthesizer<Fr>>(
+    index: usize,
+    namer: Option<Box<dyn Fn(usize) -> Option<String>>>,
+    for_diagnosis: Option<C>,
+) -> ProveError {
+    let label = R1CS_PREDICATE_LABEL;
+    let named = namer.as_ref().and_then(|name_of| name_of(index));
+    match (named, for_diagnosis) {
+        (Some(group), _) => ProveError::Unsatisfied {
+            path: format!("{group} ({label} constraint #{index})"),
+            group,
+        },
+        (None, Some(circuit)) => locate_unsatisfied(circuit, label, index),
+        (None, None) => ProveError::Unsatisfied {
+            group: "(unnamed)".to_string(),
+            path: format!("{label} constraint #{index}"),
+        },
+    }
+}
+
+/// The proof just made must verify with the keys' verifying key.
+fn self_check(keys: &Keys, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<(), ProveError> {
+    let pvk = prepare_verifying_key(&keys.verifying_key);
+    if !Groth16::<Bn254>::verify_proof(&pvk, proof, public_inputs)? {
+        return Err(ProveError::SelfCheckFailed);
+    }
+    Ok(())
+}
+
+/// The stock backend's path: ark-groth16's own prover takes arkworks' matrices, so the
+/// circuit is synthesized with them for every proof (the reference the fast path is checked
+/// against).
+fn prove_from_matrices<C, R>(
     keys: &Keys,
     circuit: C,
     rng: &mut R,
@@ -178,19 +353,7 @@ where
     progress(ProvePhase::Checking);
     if let Some(index) = first_unsatisfied(&matrices, &full) {
         drop(matrices);
-        let label = R1CS_PREDICATE_LABEL;
-        let named = namer.as_ref().and_then(|name_of| name_of(index));
-        return Err(match (named, for_diagnosis) {
-            (Some(group), _) => ProveError::Unsatisfied {
-                path: format!("{group} ({label} constraint #{index})"),
-                group,
-            },
-            (None, Some(circuit)) => locate_unsatisfied(circuit, label, index),
-            (None, None) => ProveError::Unsatisfied {
-                group: "(unnamed)".to_string(),
-                path: format!("{label} constraint #{index}"),
-            },
-        });
+        return Err(unsatisfied(index, namer, for_diagnosis));
     }
     drop(for_diagnosis);
 
@@ -198,8 +361,7 @@ where
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
     // The keys' H points fix the QAP reduction (libsnark for development keys, circom for
-    // keys imported from a snarkjs zkey). The matrices are moved in: the prover frees them
-    // after the witness map, before the MSMs allocate.
+    // keys imported from a snarkjs zkey).
     let pk = &keys.proving_key;
     let proof = match keys.qap_reduction {
         QapReduction::Libsnark => groth16::create_proof::<LibsnarkReduction>(
@@ -221,31 +383,42 @@ where
             &full,
         )?,
     };
-    let pvk = prepare_verifying_key(&keys.verifying_key);
-    if !Groth16::<Bn254>::verify_proof(&pvk, &proof, &full[1..num_instance])? {
-        return Err(ProveError::SelfCheckFailed);
-    }
+    self_check(keys, &proof, &full[1..num_instance])?;
     Ok((proof, Assignment { full, num_instance }))
 }
 
 fn check_shape(keys: &Keys, cs: &ConstraintSystemRef<Fr>) -> Result<(), ProveError> {
+    check_counts(
+        keys,
+        cs.num_constraints(),
+        cs.num_instance_variables(),
+        cs.num_instance_variables() + cs.num_witness_variables(),
+    )
+}
+
+/// The circuit's counts must be the keys'.
+fn check_counts(
+    keys: &Keys,
+    num_constraints: usize,
+    num_instance: usize,
+    num_variables: usize,
+) -> Result<(), ProveError> {
     let mismatch = |what, key, circuit| ProveError::ShapeMismatch { what, key, circuit };
-    if cs.num_constraints() != keys.num_constraints {
+    if num_constraints != keys.num_constraints {
         return Err(mismatch(
             "constraints",
             keys.num_constraints,
-            cs.num_constraints(),
+            num_constraints,
         ));
     }
     let key_inputs = keys.verifying_key.gamma_abc_g1.len();
-    if cs.num_instance_variables() != key_inputs {
+    if num_instance != key_inputs {
         return Err(mismatch(
             "public inputs",
             key_inputs.saturating_sub(1),
-            cs.num_instance_variables() - 1,
+            num_instance.saturating_sub(1),
         ));
     }
-    let num_variables = cs.num_instance_variables() + cs.num_witness_variables();
     let key_variables = keys.proving_key.num_variables();
     if num_variables != key_variables {
         return Err(mismatch("variables", key_variables, num_variables));

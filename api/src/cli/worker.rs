@@ -139,15 +139,22 @@ async fn run_async(args: &WorkerArgs) -> Result<(), WorkerError> {
 pub async fn load_keys(dir: &Path) -> Result<Arc<Keys>, WorkerError> {
     let loading = Instant::now();
     let owned = dir.to_path_buf();
-    let keys = tokio::task::spawn_blocking(move || Keys::load(&owned))
-        .await
-        .map_err(|e| WorkerError::Panicked(e.to_string()))??;
+    // The circuit's constraint matrices are built here too, once, so that no job pays for
+    // them and the memory they hold is taken before the workers size their concurrency.
+    let (keys, matrices_bytes) = tokio::task::spawn_blocking(move || {
+        let keys = Keys::load(&owned)?;
+        let bytes = keys.prepare_for_proving()?;
+        Ok::<_, WorkerError>((keys, bytes))
+    })
+    .await
+    .map_err(|e| WorkerError::Panicked(e.to_string()))??;
     if let Some(warning) = keys.provenance.warning() {
         tracing::warn!("{warning}");
     }
     tracing::info!(
         keys = %dir.display(),
         constraints = keys.num_constraints,
+        matrices_bytes,
         seconds = loading.elapsed().as_secs_f64(),
         "loaded the proving key"
     );

@@ -149,6 +149,9 @@ pub enum WorkerError {
     /// The location key could not be loaded.
     #[error("location key: {0}")]
     LocationKey(#[from] LocationError),
+    /// The keys' circuit could not be synthesized to build its constraint matrices.
+    #[error("keys: the constraint matrices: {0}")]
+    Matrices(#[from] gridproof_prover::ProveError),
     /// The configuration cannot work.
     #[error("invalid worker configuration: {0}")]
     Config(String),

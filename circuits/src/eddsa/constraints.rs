@@ -307,9 +307,18 @@ fn lookup(c: &[Fr; 4], b0: &Lc, b1: &Lc, b01: &Lc) -> Lc {
     out
 }
 
-/// 2^i as a field element.
+/// 2^i as a field element, from a table (the gadget asks for hundreds per signature).
 fn pow2(i: usize) -> Fr {
-    Fr::from(2u64).pow([i as u64])
+    static POWERS: OnceLock<Vec<Fr>> = OnceLock::new();
+    let powers = POWERS.get_or_init(|| {
+        std::iter::successors(Some(Fr::one()), |p| Some(p.double()))
+            .take(256)
+            .collect()
+    });
+    powers
+        .get(i)
+        .copied()
+        .unwrap_or_else(|| Fr::from(2u64).pow([i as u64]))
 }
 
 /// The bits of a field element's integer (None without a value).

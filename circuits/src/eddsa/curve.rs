@@ -13,9 +13,9 @@
 //! the caller precomputes them with batched inversions ([`addition_chain_slopes`],
 //! [`double_and_add_chain_values`]), which makes witness generation about twice as fast.
 
-use ark_ec::{AdditiveGroup, CurveGroup};
+use ark_ec::AdditiveGroup;
 use ark_ff::Zero;
-use ark_ff::{batch_inversion, Field, MontFp};
+use ark_ff::{serial_batch_inversion_and_mul, Field, MontFp};
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 use taceo_ark_babyjubjub::{EdwardsAffine, EdwardsProjective};
 
@@ -177,12 +177,12 @@ pub(crate) fn addition_chain_slopes(points: &[EdwardsAffine]) -> Vec<Fr> {
         acc += p;
         partial.push(acc);
     }
-    let partial = to_montgomery_batch(&EdwardsProjective::normalize_batch(&partial));
+    let partial = to_montgomery_batch(&normalize(&partial));
     let addends = to_montgomery_batch(points);
     let mut den: Vec<Fr> = (1..points.len())
         .map(|j| addends[j].0 - partial[j - 1].0)
         .collect();
-    batch_inversion(&mut den);
+    invert_all(&mut den);
     (1..points.len())
         .map(|j| (addends[j].1 - partial[j - 1].1) * den[j - 1])
         .collect()
@@ -264,18 +264,36 @@ pub(crate) fn montgomery_double_and_add(
     Ok(MontPoint { u: u_s, v: v_s })
 }
 
+/// Inverts every non-zero element in place with one inversion, on this thread: arkworks'
+/// `batch_inversion` splits even a handful of elements over rayon's threads (one inversion
+/// each, plus a wake-up), which cost more than it saved in witness synthesis.
+pub(crate) fn invert_all(values: &mut [Fr]) {
+    serial_batch_inversion_and_mul(values, &Fr::ONE);
+}
+
+/// Affine forms of projective points with one inversion, on this thread (see [`invert_all`]).
+fn normalize(points: &[EdwardsProjective]) -> Vec<EdwardsAffine> {
+    let mut z_inverses: Vec<Fr> = points.iter().map(|p| p.z).collect();
+    invert_all(&mut z_inverses);
+    points
+        .iter()
+        .zip(&z_inverses)
+        .map(|(p, z)| EdwardsAffine::new_unchecked(p.x * z, p.y * z))
+        .collect()
+}
+
 /// Montgomery coordinates of Edwards points, with two batched inversions. Points of order <= 2
 /// (and non-points) get meaningless but defined values; the constraints reject them.
 fn to_montgomery_batch(points: &[EdwardsAffine]) -> Vec<(Fr, Fr)> {
     let mut one_minus_y: Vec<Fr> = points.iter().map(|p| Fr::ONE - p.y).collect();
-    batch_inversion(&mut one_minus_y);
+    invert_all(&mut one_minus_y);
     let us: Vec<Fr> = points
         .iter()
         .zip(&one_minus_y)
         .map(|(p, d)| (Fr::ONE + p.y) * d)
         .collect();
     let mut xs: Vec<Fr> = points.iter().map(|p| p.x).collect();
-    batch_inversion(&mut xs);
+    invert_all(&mut xs);
     us.iter().zip(&xs).map(|(u, xi)| (*u, *u * xi)).collect()
 }
 
@@ -299,15 +317,15 @@ pub(crate) fn double_and_add_chain_values(
         points.push(r);
         points.push(acc);
     }
-    let mont = to_montgomery_batch(&EdwardsProjective::normalize_batch(&points));
+    let mont = to_montgomery_batch(&normalize(&points));
     let (u_u, v_u) = to_montgomery_batch(&[EdwardsAffine::new_unchecked(u_x, u_y)])[0];
     // Slopes: lambda1 = (vQ - vA) / (uQ - uA), lambda2 = (vR - vA) / (uR - uA).
     let mut den1: Vec<Fr> = (0..signs.len()).map(|j| u_u - mont[2 * j].0).collect();
     let mut den2: Vec<Fr> = (0..signs.len())
         .map(|j| mont[2 * j + 1].0 - mont[2 * j].0)
         .collect();
-    batch_inversion(&mut den1);
-    batch_inversion(&mut den2);
+    invert_all(&mut den1);
+    invert_all(&mut den2);
     signs
         .iter()
         .enumerate()

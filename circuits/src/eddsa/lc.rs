@@ -19,10 +19,21 @@ use num_bigint::BigUint;
 use crate::Fr;
 
 /// A linear combination of variables with its value (if known).
+///
+/// In witness-only proving (a constraint system that keeps no constraints: the prover takes
+/// the matrices from its keys) no linear combination is ever read, so the terms of anything
+/// built from a witness are not maintained (`untracked`); only the value is computed. That
+/// halves the cost of synthesizing a witness.
 #[derive(Clone, Debug)]
 pub(crate) struct Lc {
     terms: Vec<(Fr, Variable)>,
     value: Option<Fr>,
+    untracked: bool,
+}
+
+/// Whether `cs` keeps constraints (setup, and proving with matrices): then terms are needed.
+fn tracks_terms(cs: &ConstraintSystemRef<Fr>) -> bool {
+    cs.should_construct_matrices()
 }
 
 impl Lc {
@@ -35,6 +46,7 @@ impl Lc {
                 vec![(c, Variable::One)]
             },
             value: Some(c),
+            untracked: false,
         }
     }
 
@@ -52,10 +64,18 @@ impl Lc {
     pub(crate) fn from_fp(v: &FpVar<Fr>) -> Lc {
         match v {
             FpVar::Constant(c) => Lc::constant(*c),
-            FpVar::Var(a) => Lc {
-                terms: vec![(Fr::one(), a.variable)],
-                value: a.value().ok(),
-            },
+            FpVar::Var(a) => {
+                let tracked = tracks_terms(&a.cs);
+                Lc {
+                    terms: if tracked {
+                        vec![(Fr::one(), a.variable)]
+                    } else {
+                        Vec::new()
+                    },
+                    value: a.value().ok(),
+                    untracked: !tracked,
+                }
+            }
         }
     }
 
@@ -67,6 +87,13 @@ impl Lc {
     /// This combination as an `FpVar`, for gadgets that take one: one symbolic linear
     /// combination, no constraint and no witness (a constant stays a constant).
     pub(crate) fn to_fp(&self, cs: &ConstraintSystemRef<Fr>) -> Result<FpVar<Fr>, SynthesisError> {
+        if self.untracked {
+            // Witness-only proving: built from a witness, so not a constant (the one caller
+            // passes range-checked sums of bits, whose terms never cancel), and the
+            // constraint system records no linear combination.
+            let var = cs.new_lc(LinearCombination::zero)?;
+            return Ok(FpVar::Var(AllocatedFp::new(self.value, var, cs.clone())));
+        }
         let lc = self.to_lc();
         if lc.0.iter().all(|(_, v)| *v == Variable::One) {
             return Ok(FpVar::Constant(lc.0.iter().map(|(c, _)| *c).sum()));
@@ -96,6 +123,17 @@ impl Lc {
         if c.is_zero() {
             return;
         }
+        self.value = match (self.value, other.value) {
+            (Some(a), Some(b)) => Some(a + c * b),
+            _ => None,
+        };
+        if self.untracked || other.untracked {
+            if !self.untracked {
+                self.untracked = true;
+                self.terms = Vec::new();
+            }
+            return;
+        }
         if c.is_one() {
             self.terms.extend_from_slice(&other.terms);
         } else if (-c).is_one() {
@@ -105,10 +143,6 @@ impl Lc {
             self.terms
                 .extend(other.terms.iter().map(|(k, v)| (*k * c, *v)));
         }
-        self.value = match (self.value, other.value) {
-            (Some(a), Some(b)) => Some(a + c * b),
-            _ => None,
-        };
     }
 }
 
@@ -157,9 +191,15 @@ pub(crate) fn witness(
     value: Option<Fr>,
 ) -> Result<Lc, SynthesisError> {
     let var = cs.new_witness_variable(|| value.ok_or(SynthesisError::AssignmentMissing))?;
+    let tracked = tracks_terms(cs);
     Ok(Lc {
-        terms: vec![(Fr::one(), var)],
+        terms: if tracked {
+            vec![(Fr::one(), var)]
+        } else {
+            Vec::new()
+        },
         value,
+        untracked: !tracked,
     })
 }
 
@@ -198,7 +238,8 @@ pub(crate) fn boolean(
     cs: &ConstraintSystemRef<Fr>,
     value: Option<bool>,
 ) -> Result<Lc, SynthesisError> {
-    let b = witness(cs, value.map(Fr::from))?;
+    // (Fr::from(bool) goes through a Montgomery multiplication.)
+    let b = witness(cs, value.map(|b| if b { Fr::one() } else { Fr::zero() }))?;
     enforce(cs, &b, &(&Lc::one() - &b), &Lc::zero())?;
     Ok(b)
 }
@@ -262,7 +303,7 @@ pub(crate) fn enforce_le_constant(
         .map(|(m, _)| m.as_ref().map_or(Some(Fr::zero()), Lc::value))
         .collect();
     if let Some(inv) = inverses.as_mut() {
-        ark_ff::batch_inversion(inv);
+        super::curve::invert_all(inv);
     }
     for (k, (mismatches, ones_in_run)) in runs.iter().enumerate() {
         match mismatches {

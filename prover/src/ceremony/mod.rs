@@ -229,6 +229,7 @@ where
         verifying_key,
         num_constraints,
         qap_reduction: QapReduction::Circom,
+        matrices: Default::default(),
     })
 }
 

@@ -53,10 +53,6 @@ impl R1CSToQAP for CircomReduction {
         let domain =
             D::new(num_constraints + num_inputs).ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
         let n = domain.size();
-        let double = D::new(2 * n).ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
-        // w: a square root of the constraint domain's generator; w * g^j = w^(2j+1).
-        let odd_shift = double.group_gen();
-
         let mut a = vec![F::zero(); n];
         let mut b = vec![F::zero(); n];
         a[..num_constraints]
@@ -71,25 +67,12 @@ impl R1CSToQAP for CircomReduction {
         // The rows `input_i * 0 = 0` that bind the public inputs into A.
         a[num_constraints..num_constraints + num_inputs]
             .copy_from_slice(&full_assignment[..num_inputs]);
-        let mut c: Vec<F> = a
+        let c: Vec<F> = a
             .par_iter()
             .zip(b.par_iter())
             .map(|(a, b)| *a * b)
             .collect();
-
-        for values in [&mut a, &mut b, &mut c] {
-            domain.ifft_in_place(values);
-            D::distribute_powers(values, odd_shift);
-            domain.fft_in_place(values);
-        }
-        a.par_iter_mut()
-            .zip(b.par_iter())
-            .zip(c.par_iter())
-            .for_each(|((a, b), c)| {
-                *a *= b;
-                *a -= c;
-            });
-        Ok(a)
+        odd_coset_h(domain, a, b, c)
     }
 
     fn h_query_scalars<F: PrimeField, D: EvaluationDomain<F>>(
@@ -112,6 +95,34 @@ impl R1CSToQAP for CircomReduction {
         domain.ifft_in_place(&mut scalars);
         Ok(scalars.into_iter().skip(1).step_by(2).collect())
     }
+}
+
+/// The second half of the witness map, shared with [`crate::r1cs`]: given the values of A, B
+/// and C (= A * B) on the constraint domain `domain` (padded to its size, instance rows set),
+/// their values on the odd coset of the doubled domain combined as `AB - C`.
+pub(crate) fn odd_coset_h<F: PrimeField, D: EvaluationDomain<F>>(
+    domain: D,
+    mut a: Vec<F>,
+    mut b: Vec<F>,
+    mut c: Vec<F>,
+) -> Result<Vec<F>, SynthesisError> {
+    let n = domain.size();
+    let double = D::new(2 * n).ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
+    // w: a square root of the constraint domain's generator; w * g^j = w^(2j+1).
+    let odd_shift = double.group_gen();
+    for values in [&mut a, &mut b, &mut c] {
+        domain.ifft_in_place(values);
+        D::distribute_powers(values, odd_shift);
+        domain.fft_in_place(values);
+    }
+    a.par_iter_mut()
+        .zip(b.par_iter())
+        .zip(c.par_iter())
+        .for_each(|((a, b), c)| {
+            *a *= b;
+            *a -= c;
+        });
+    Ok(a)
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use super::*;
 
+use crate::r1cs::{qap_domain_size, ProverMatrices};
+
 use ark_ec::PrimeGroup;
 use ark_ff::{Field, One};
 use ark_groth16::r1cs_to_qap::LibsnarkReduction;
@@ -361,7 +363,7 @@ fn synthesize<C: ConstraintSynthesizer<Fr>>(
 /// Both backends prove `circuit`: the proofs equal ark-groth16's for the same `r`, `s`
 /// (with `edges`, also for r = 0 and s = 0) and verify with its verifier; wrong public inputs
 /// do not.
-fn check_proofs<QAP: R1CSToQAP, C: ConstraintSynthesizer<Fr>>(
+fn check_proofs<QAP: R1CSToQAP + RowWitnessMap, C: ConstraintSynthesizer<Fr>>(
     pk: &ProvingKey<Bn254>,
     circuit: C,
     seed: u64,
@@ -412,6 +414,30 @@ fn check_proofs<QAP: R1CSToQAP, C: ConstraintSynthesizer<Fr>>(
                 ours, stock,
                 "{backend}: not arkworks' proof for the same r, s"
             );
+            // From the compact matrices' row values (what `prove` does): the same proof.
+            let compact = ProverMatrices::from_r1cs(&matrices, full.len()).unwrap();
+            let size = qap_domain_size(num_constraints, num_instance).unwrap();
+            let rows = compact.evaluate(&full, size).unwrap();
+            assert_eq!(rows.first_unsatisfied(), None);
+            let from_rows = create_proof_from_rows::<QAP>(
+                &prepared,
+                r,
+                s,
+                rows,
+                num_instance,
+                num_constraints,
+                &full,
+            );
+            match backend {
+                MsmBackend::Stock => {
+                    assert!(matches!(from_rows, Err(Groth16Error::MalformedKey(_))))
+                }
+                _ => assert_eq!(
+                    from_rows.unwrap().0,
+                    stock,
+                    "{backend}: the proof from row values is not arkworks' for the same r, s"
+                ),
+            }
             assert!(timings.total.wall_ms >= timings.msm().wall_ms);
             assert!(Groth16::<Bn254>::verify_proof(&pvk, &ours, public).unwrap());
         }
@@ -467,6 +493,28 @@ fn the_batch_circuit_proves_as_arkworks_does_with_every_backend() {
     let keys = crate::setup_development(&shape, &mut rng(10)).unwrap();
     let witness = crate::sample_batch_witness(&shape, 11).unwrap();
     let circuit = BatchCircuit::new(shape, &witness).unwrap();
+
+    // `prove` from the matrices kept with the keys (witness-only synthesis) makes the stock
+    // path's proof (full synthesis, ark-groth16's prover) for the same randomness.
+    let stock = keys.clone().with_backend(MsmBackend::Stock).unwrap();
+    let reference = crate::prove(&stock, circuit.clone(), &mut rng(30), &mut |_| {}).unwrap();
+    assert!(
+        stock.matrices.heap_bytes().is_none(),
+        "the stock path keeps no matrices"
+    );
+    let kept = keys.clone();
+    let bytes = kept.prepare_for_proving().unwrap();
+    assert_eq!(kept.matrices.heap_bytes(), Some(bytes));
+    for _ in 0..2 {
+        let proof = crate::prove(&kept, circuit.clone(), &mut rng(30), &mut |_| {}).unwrap();
+        assert_eq!(proof, reference);
+    }
+    // Without preparing, the first proof builds them.
+    let lazy = keys.clone();
+    let proof = crate::prove(&lazy, circuit.clone(), &mut rng(30), &mut |_| {}).unwrap();
+    assert_eq!(proof, reference);
+    assert_eq!(lazy.matrices.heap_bytes(), Some(bytes));
+
     let pk = keys.proving_key.into_proving_key();
     check_proofs::<LibsnarkReduction, _>(&pk, circuit, 12, false);
 }
