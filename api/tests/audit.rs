@@ -106,6 +106,7 @@ impl Server {
             since,
             public_key: None,
             inclusion_proofs: 1000,
+            on_chain: None,
         }
     }
 

@@ -24,5 +24,5 @@ done
 # Transaction gas of the contracts' functions (forge isolates each call as a transaction here);
 # the tests above already passed, this run only prints the table for the real-proof tests.
 "$forge" test --offline --use ./tools/solc-shim.js --gas-report \
-  --match-test 'test_submitBatch_acceptsRealProofsAndFinalizes|test_openEpoch_recordsConfigAndEmits|test_endToEnd_realProofsFinalizeAndReleaseYield|test_gasOfOneVerification' \
+  --match-test 'test_submitBatch_acceptsRealProofsAndFinalizes|test_openEpoch_recordsConfigAndEmits|test_endToEnd_realProofsFinalizeAndReleaseYield|test_gasOfOneVerification|test_publishAuditHead_storesAndEmits' \
   | sed -n '/╭/,$p'

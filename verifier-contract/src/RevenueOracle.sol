@@ -13,6 +13,8 @@ import {IRevenueOracle} from "./IRevenueOracle.sol";
 /// (epoch, batch) is accepted once, whoever sends it and whatever proof bytes it carries: Groth16
 /// proofs are malleable, so replay protection keys on the statement, never on the proof. An epoch
 /// is final when all its batches are in; its totals are then what the vault pays yield on.
+/// The registrar also anchors the service's audit log here (`publishAuditHead`): the latest
+/// signed tree head, so that a service that rewrites its log after publishing is caught.
 /// @dev Public inputs, in circuit order: epoch, registry_root, batch_index, total_energy_wh,
 /// total_revenue_nusd, readings_root, interval_seconds, schedule_hash. Totals are kept in 96 bits
 /// each (7.9e28 Wh; 7.9e28 nano-USD = 7.9e19 USD): a batch that would overflow them is refused.
@@ -86,6 +88,21 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
         IGroth16Verifier verifier;
     }
 
+    /// @notice A tree head of the service's RFC 6962 audit log (docs/audit-log.md), as the service
+    /// signed it with its Ed25519 key.
+    /// @param treeSize Entries in the log (0: no head published yet).
+    /// @param timestampMs When the service signed the head (Unix milliseconds).
+    /// @param rootHash The log's Merkle Tree Hash (SHA-256) over its first `treeSize` entries.
+    /// @param signature Ed25519 over "gridproof audit tree head v1\0" || treeSize (8 bytes BE) ||
+    /// rootHash || timestampMs (8 bytes BE): 64 bytes, checked off-chain only (see
+    /// `publishAuditHead`).
+    struct AuditHead {
+        uint64 treeSize;
+        uint64 timestampMs;
+        bytes32 rootHash;
+        bytes signature;
+    }
+
     /// @notice The verifier in force: the one pinned to epochs opened from now on (an epoch's
     /// batches are all verified by the verifier of its opening, see `epochVerifier`).
     IGroth16Verifier public verifier;
@@ -101,6 +118,8 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
     mapping(uint256 epoch => StoredEpochConfig) internal _configs;
     /// @dev Accepted batches of an epoch: bit (i % 255) of word (i / 255), plus the sentinel.
     mapping(uint256 epoch => mapping(uint256 word => uint256 bits)) internal _accepted;
+    /// @dev The latest audit head published (treeSize 0: none yet).
+    AuditHead internal _auditHead;
 
     /// @notice An epoch was opened for submissions.
     event EpochOpened(
@@ -125,6 +144,8 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
     event VerifierUpdateCancelled(address indexed cancelledVerifier);
     /// @notice The verifier in force changed.
     event VerifierUpdated(address indexed oldVerifier, address indexed newVerifier);
+    /// @notice The registrar anchored a signed head of the service's audit log (sizes only grow).
+    event AuditHeadPublished(uint64 indexed treeSize, bytes32 rootHash, uint64 timestampMs, bytes signature);
 
     /// @notice The epoch number does not fit the statement's 64 bits.
     error EpochOutOfRange(uint256 epoch);
@@ -160,6 +181,11 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
     error BatchCountTooLarge(uint256 batchCount, uint256 maximum);
     /// @notice The epoch already has accepted batches, so it can no longer be cancelled.
     error EpochHasAcceptedBatches(uint256 epoch, uint256 batchesAccepted);
+    /// @notice An audit head must cover more entries than the latest one published (a log only
+    /// grows; a head of the same size says nothing new, whatever its root).
+    error AuditHeadNotNewer(uint64 treeSize, uint64 latestTreeSize);
+    /// @notice An audit head's signature must be the 64 bytes of an Ed25519 signature.
+    error InvalidAuditSignatureLength(uint256 length);
 
     /// @notice Deploys the oracle.
     /// @param admin Receives DEFAULT_ADMIN_ROLE (roles, pausing, verifier timelock).
@@ -303,6 +329,41 @@ contract RevenueOracle is AccessControl, Pausable, IRevenueOracle {
         if (newEnergyWh > type(uint96).max || newRevenueNusd > type(uint96).max) {
             revert TotalsOverflow(publicInputs[IN_EPOCH], publicInputs[IN_BATCH_INDEX]);
         }
+    }
+
+    // ---------------------------------------------------------------- audit log
+
+    /// @notice Anchors the latest signed tree head of the service's audit log. Anyone holding it
+    /// can later ask the service for a consistency proof from this head to its current one: a
+    /// log rewritten or truncated after the head was published no longer extends it.
+    /// @dev The contract does not verify the Ed25519 signature: the EVM has no Ed25519
+    /// precompile, and verifying in Solidity would cost on the order of a million gas per head.
+    /// It only checks the signature's length and stores it with the head, so that clients check
+    /// it off-chain against the service's public key (`gridproof audit verify --rpc-url`).
+    /// Sizes strictly grow: a head of the same size as the latest is refused even with the same
+    /// root (it would add nothing), and with another root it would be a forked log, which the
+    /// chain should not record as if it were news. Allowed while paused: pausing stops the
+    /// revenue accounting, not the record of what the service did.
+    /// @param treeSize Entries in the log; larger than the latest published `treeSize`.
+    /// @param rootHash The log's Merkle Tree Hash over those entries.
+    /// @param timestampMs When the service signed the head (Unix ms).
+    /// @param signature The service's Ed25519 signature over the head (64 bytes).
+    function publishAuditHead(uint64 treeSize, bytes32 rootHash, uint64 timestampMs, bytes calldata signature)
+        external
+        onlyRole(REGISTRAR_ROLE)
+    {
+        uint64 latest = _auditHead.treeSize;
+        if (treeSize <= latest) revert AuditHeadNotNewer(treeSize, latest);
+        if (signature.length != 64) revert InvalidAuditSignatureLength(signature.length);
+        _auditHead = AuditHead(treeSize, timestampMs, rootHash, signature);
+        emit AuditHeadPublished(treeSize, rootHash, timestampMs, signature);
+    }
+
+    /// @notice The latest audit head published (all zeros and an empty signature before the
+    /// first).
+    /// @return head Its size, signing time, root and signature.
+    function latestAuditHead() external view returns (AuditHead memory head) {
+        return _auditHead;
     }
 
     // ---------------------------------------------------------------- views

@@ -40,6 +40,7 @@ contract RevenueOracleTest is Fixtures {
     event VerifierUpdateProposed(address indexed newVerifier, uint256 eta);
     event VerifierUpdateCancelled(address indexed cancelledVerifier);
     event VerifierUpdated(address indexed oldVerifier, address indexed newVerifier);
+    event AuditHeadPublished(uint64 indexed treeSize, bytes32 rootHash, uint64 timestampMs, bytes signature);
 
     address internal constant ADMIN = address(0xA11CE);
     address internal constant REGISTRAR = address(0x5E6);
@@ -541,6 +542,118 @@ contract RevenueOracleTest is Fixtures {
         vm.expectRevert(abi.encodeWithSelector(RevenueOracle.InvalidVerifier.selector, ANYONE));
         vm.prank(ADMIN);
         oracle.proposeVerifier(IGroth16Verifier(ANYONE));
+    }
+
+    // ------------------------------------------------------------ audit heads
+
+    /// @dev 64 bytes standing in for an Ed25519 signature (the contract checks only the length).
+    function _signature(uint256 seed) internal pure returns (bytes memory sig) {
+        sig = abi.encodePacked(keccak256(abi.encode(seed, 0)), keccak256(abi.encode(seed, 1)));
+    }
+
+    function _assertHead(uint64 treeSize, bytes32 rootHash, uint64 timestampMs, bytes memory sig) internal view {
+        RevenueOracle.AuditHead memory head = oracle.latestAuditHead();
+        assertEq(head.treeSize, treeSize, "tree size");
+        assertEq(uint256(head.rootHash), uint256(rootHash), "root");
+        assertEq(head.timestampMs, timestampMs, "timestamp");
+        assertEq(head.signature.length, sig.length, "signature length");
+        assertEq(uint256(keccak256(head.signature)), uint256(keccak256(sig)), "signature");
+    }
+
+    function test_latestAuditHead_emptyBeforeTheFirst() public view {
+        _assertHead(0, bytes32(0), 0, "");
+    }
+
+    function test_publishAuditHead_storesAndEmits() public {
+        bytes memory sig = _signature(1);
+        vm.expectEmit(address(oracle));
+        emit AuditHeadPublished(12, keccak256("root 12"), 1_767_225_600_000, sig);
+        vm.prank(REGISTRAR);
+        oracle.publishAuditHead(12, keccak256("root 12"), 1_767_225_600_000, sig);
+        _assertHead(12, keccak256("root 12"), 1_767_225_600_000, sig);
+
+        // A later head replaces it.
+        bytes memory sig2 = _signature(7);
+        vm.expectEmit(address(oracle));
+        emit AuditHeadPublished(40, keccak256("root 40"), 1_767_226_200_000, sig2);
+        vm.prank(REGISTRAR);
+        oracle.publishAuditHead(40, keccak256("root 40"), 1_767_226_200_000, sig2);
+        _assertHead(40, keccak256("root 40"), 1_767_226_200_000, sig2);
+    }
+
+    function test_publishAuditHead_onlyRegistrar() public {
+        bytes memory sig = _signature(1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, ANYONE, oracle.REGISTRAR_ROLE()
+            )
+        );
+        vm.prank(ANYONE);
+        oracle.publishAuditHead(1, keccak256("x"), 1, sig);
+        // Not even the admin, without the role.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, ADMIN, oracle.REGISTRAR_ROLE()
+            )
+        );
+        vm.prank(ADMIN);
+        oracle.publishAuditHead(1, keccak256("x"), 1, sig);
+        _assertHead(0, bytes32(0), 0, "");
+    }
+
+    function test_publishAuditHead_sizesOnlyGrow() public {
+        bytes memory sig = _signature(3);
+        vm.startPrank(REGISTRAR);
+        // The empty log is never a head worth anchoring.
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.AuditHeadNotNewer.selector, 0, 0));
+        oracle.publishAuditHead(0, keccak256("empty"), 1, sig);
+        oracle.publishAuditHead(10, keccak256("root 10"), 100, sig);
+        // The same head again, and the same size with another root (a forked log): refused.
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.AuditHeadNotNewer.selector, 10, 10));
+        oracle.publishAuditHead(10, keccak256("root 10"), 100, sig);
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.AuditHeadNotNewer.selector, 10, 10));
+        oracle.publishAuditHead(10, keccak256("another root 10"), 200, sig);
+        // A smaller log (truncated): refused.
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.AuditHeadNotNewer.selector, 9, 10));
+        oracle.publishAuditHead(9, keccak256("root 9"), 300, sig);
+        _assertHead(10, keccak256("root 10"), 100, sig);
+        oracle.publishAuditHead(11, keccak256("root 11"), 400, sig);
+        vm.stopPrank();
+        _assertHead(11, keccak256("root 11"), 400, sig);
+    }
+
+    function test_publishAuditHead_refusesSignaturesNot64Bytes() public {
+        vm.startPrank(REGISTRAR);
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.InvalidAuditSignatureLength.selector, 0));
+        oracle.publishAuditHead(1, keccak256("x"), 1, "");
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.InvalidAuditSignatureLength.selector, 63));
+        oracle.publishAuditHead(1, keccak256("x"), 1, new bytes(63));
+        vm.expectRevert(abi.encodeWithSelector(RevenueOracle.InvalidAuditSignatureLength.selector, 65));
+        oracle.publishAuditHead(1, keccak256("x"), 1, new bytes(65));
+        vm.stopPrank();
+        _assertHead(0, bytes32(0), 0, "");
+    }
+
+    function test_publishAuditHead_allowedWhilePaused() public {
+        vm.prank(ADMIN);
+        oracle.pause();
+        vm.prank(REGISTRAR);
+        oracle.publishAuditHead(5, keccak256("root 5"), 5, _signature(5));
+        _assertHead(5, keccak256("root 5"), 5, _signature(5));
+    }
+
+    function testFuzz_publishAuditHead_acceptsExactlyLargerSizes(uint64 first, uint64 second) public {
+        vm.assume(first > 0);
+        bytes memory sig = _signature(9);
+        vm.startPrank(REGISTRAR);
+        oracle.publishAuditHead(first, keccak256("first"), 1, sig);
+        if (second <= first) {
+            vm.expectRevert(abi.encodeWithSelector(RevenueOracle.AuditHeadNotNewer.selector, second, first));
+        }
+        oracle.publishAuditHead(second, keccak256("second"), 2, sig);
+        vm.stopPrank();
+        RevenueOracle.AuditHead memory head = oracle.latestAuditHead();
+        assertEq(head.treeSize, second > first ? second : first, "the larger size wins");
     }
 
     // ------------------------------------------------------------ gas

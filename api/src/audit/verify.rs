@@ -1,18 +1,22 @@
 //! The client side of the audit log, behind `gridproof audit verify`: fetch the service's current
 //! signed head, check its signature and key, check with a consistency proof that it extends an
-//! older head the client kept, fetch every entry, recompute the roots of both heads from the
-//! entries, and check the inclusion proofs of the newest entries. Trusts nothing the service
-//! says that it cannot check; the only trust is in the old head (and its key) given.
+//! older head the client kept and the head anchored on-chain (RevenueOracle's
+//! `latestAuditHead`, read by the caller), fetch every entry, recompute the roots of all heads
+//! from the entries, and check the inclusion proofs of the newest entries. Trusts nothing the
+//! service says that it cannot check; the only trust is in the old head (and its key) given, and
+//! in the chain.
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::head::SignedTreeHead;
 use super::tree::{self, Hash};
 use super::wire::{
     parse_hash, parse_hashes, ConsistencyProofView, EntriesPage, InclusionProofView, TreeHeadView,
 };
 use super::LeafV1;
+use crate::chain::OnChainAuditHead;
 
 /// Entries per page fetched (the service's maximum).
 pub const PAGE: u64 = 1000;
@@ -31,6 +35,11 @@ pub struct VerifyOptions {
     /// Inclusion proofs to fetch and check, for the newest entries (0: none; the root is
     /// recomputed from every entry anyway).
     pub inclusion_proofs: u64,
+    /// The head anchored on-chain ([`crate::chain::read_audit_head`]): its signature must verify
+    /// with the service's key (the pinned one, else the current head's), and the current log
+    /// must extend it. Catches a service that rewrote its log after publishing, even for a
+    /// client that kept no head of its own.
+    pub on_chain: Option<OnChainAuditHead>,
 }
 
 /// One check passed.
@@ -68,6 +77,15 @@ fn failed(check: &'static str, detail: impl Into<String>) -> AuditVerifyError {
         check,
         detail: detail.into(),
     }
+}
+
+/// An earlier head the current log must extend, and the names of its checks.
+struct Reference {
+    /// "old head" or "on-chain head".
+    label: &'static str,
+    consistency: &'static str,
+    root: &'static str,
+    head: SignedTreeHead,
 }
 
 struct Client {
@@ -172,67 +190,124 @@ pub async fn verify_log(
         ),
     }
 
-    // 2. The current log extends the old one.
+    // 2. The head anchored on-chain, signed by the service's key.
+    let mut references: Vec<Reference> = Vec::new();
     if let Some(old) = &old {
+        references.push(Reference {
+            label: "old head",
+            consistency: "consistency",
+            root: "old root from entries",
+            head: old.clone(),
+        });
+    }
+    match &options.on_chain {
+        Some(anchored) if anchored.is_empty() => pass(
+            "on-chain head",
+            format!(
+                "{} holds no audit head yet: nothing to compare",
+                anchored.source
+            ),
+        ),
+        Some(anchored) => {
+            let key = pinned.unwrap_or(head.public_key);
+            let check = "on-chain head signature";
+            let signed = anchored
+                .signed_by(key)
+                .map_err(|e| failed(check, format!("{}: {e}", anchored.source)))?;
+            signed.verify().map_err(|e| {
+                failed(
+                    check,
+                    format!(
+                        "the head of {} entries on {} does not verify with the service key {}: {e}",
+                        anchored.tree_size,
+                        anchored.source,
+                        hex::encode(key)
+                    ),
+                )
+            })?;
+            pass(
+                check,
+                format!(
+                    "head of {} entries, root {}, signed at {} ms, on {}",
+                    anchored.tree_size,
+                    hex::encode(anchored.root_hash),
+                    anchored.timestamp_ms,
+                    anchored.source
+                ),
+            );
+            references.push(Reference {
+                label: "on-chain head",
+                consistency: "on-chain consistency",
+                root: "on-chain root from entries",
+                head: signed,
+            });
+        }
+        None => {}
+    }
+
+    // 3. The current log extends each earlier head.
+    for reference in &references {
+        let (old, check) = (&reference.head, reference.consistency);
         if old.tree_size > head.tree_size {
             return Err(failed(
-                "consistency",
+                check,
                 format!(
-                    "the log shrank from {} to {} entries: it was truncated",
-                    old.tree_size, head.tree_size
+                    "the log shrank from {} entries (the {}) to {}: it was truncated",
+                    old.tree_size, reference.label, head.tree_size
                 ),
             ));
         }
         if old.tree_size == 0 {
             pass(
-                "consistency",
-                "the old head is empty: nothing to compare".into(),
+                check,
+                format!("the {} is empty: nothing to compare", reference.label),
             );
-        } else {
-            let proof = if old.tree_size == head.tree_size {
-                Vec::new()
-            } else {
-                let view: ConsistencyProofView = client
-                    .get(&format!(
-                        "/v1/audit/proof/consistency?from_size={}&to_size={}",
-                        old.tree_size, head.tree_size
-                    ))
-                    .await?;
-                if (view.from_size, view.to_size) != (old.tree_size, head.tree_size) {
-                    return Err(failed("consistency", "the proof is for other sizes"));
-                }
-                parse_hashes(&view.consistency_path, "consistency_path")
-                    .map_err(|e| failed("consistency", e))?
-            };
-            tree::verify_consistency(
-                old.tree_size,
-                head.tree_size,
-                &old.root_hash,
-                &head.root_hash,
-                &proof,
-            )
-            .map_err(|e| {
-                failed(
-                    "consistency",
-                    format!(
-                        "{} -> {} entries: {e} (rewritten or truncated log)",
-                        old.tree_size, head.tree_size
-                    ),
-                )
-            })?;
-            pass(
-                "consistency",
-                format!(
-                    "the log of {} entries extends the old head of {} ({} proof hashes)",
-                    head.tree_size,
-                    old.tree_size,
-                    proof.len()
-                ),
-            );
+            continue;
         }
+        let proof = if old.tree_size == head.tree_size {
+            Vec::new()
+        } else {
+            let view: ConsistencyProofView = client
+                .get(&format!(
+                    "/v1/audit/proof/consistency?from_size={}&to_size={}",
+                    old.tree_size, head.tree_size
+                ))
+                .await?;
+            if (view.from_size, view.to_size) != (old.tree_size, head.tree_size) {
+                return Err(failed(check, "the proof is for other sizes"));
+            }
+            parse_hashes(&view.consistency_path, "consistency_path")
+                .map_err(|e| failed(check, e))?
+        };
+        tree::verify_consistency(
+            old.tree_size,
+            head.tree_size,
+            &old.root_hash,
+            &head.root_hash,
+            &proof,
+        )
+        .map_err(|e| {
+            failed(
+                check,
+                format!(
+                    "{} -> {} entries: {e} (rewritten or truncated log)",
+                    old.tree_size, head.tree_size
+                ),
+            )
+        })?;
+        pass(
+            check,
+            format!(
+                "the log of {} entries extends the {} of {} ({} proof hashes)",
+                head.tree_size,
+                reference.label,
+                old.tree_size,
+                proof.len()
+            ),
+        );
     }
 
-    // 3. Every entry: well-formed, hashed as served, and the roots recomputed from them.
+    // 4. Every entry: well-formed, hashed as served, and the roots recomputed from them.
     let mut leaves: Vec<Hash> = Vec::with_capacity(head.tree_size.min(1 << 24) as usize);
     let mut from = 0u64;
     while from < head.tree_size {
@@ -285,21 +360,26 @@ pub async fn verify_log(
         "entries",
         format!("{} entries fetched, each leaf well-formed", leaves.len()),
     );
-    if let Some(old) = &old {
+    for reference in &references {
+        let old = &reference.head;
         let old_root = tree::root_of(&leaves[..old.tree_size as usize]);
         if old_root != old.root_hash {
             return Err(failed(
-                "old root from entries",
+                reference.root,
                 format!(
-                    "entries 0..{} hash to {}, not to the old head's root: entries were rewritten",
+                    "entries 0..{} hash to {}, not to the {}'s root: entries were rewritten",
                     old.tree_size,
-                    hex::encode(old_root)
+                    hex::encode(old_root),
+                    reference.label
                 ),
             ));
         }
         pass(
-            "old root from entries",
-            format!("entries 0..{} hash to the old head's root", old.tree_size),
+            reference.root,
+            format!(
+                "entries 0..{} hash to the {}'s root",
+                old.tree_size, reference.label
+            ),
         );
     }
     let root = tree::root_of(&leaves);
@@ -318,7 +398,7 @@ pub async fn verify_log(
         format!("the {} entries hash to the head's root", leaves.len()),
     );
 
-    // 4. Inclusion proofs of the newest entries against the signed head.
+    // 5. Inclusion proofs of the newest entries against the signed head.
     let first = head
         .tree_size
         .saturating_sub(options.inclusion_proofs)

@@ -1,6 +1,6 @@
 //! On-chain publishing with alloy (DESIGN.md, "On-chain"): bindings of the contracts in
 //! `verifier-contract/`, deployment, opening an epoch, submitting batches with their proofs,
-//! receipts and events, yield; and the npm Foundry toolchain (anvil, forge) the demo and the
+//! receipts and events, yield, anchoring the audit log's signed heads; and the npm Foundry toolchain (anvil, forge) the demo and the
 //! end-to-end test run on.
 //!
 //! Reverts are decoded into the contracts' custom errors ([`ChainError::OracleRejected`],
@@ -17,9 +17,10 @@ pub mod read;
 pub mod toolchain;
 
 pub use publish::{
-    batch_words, Chain, Deployment, EpochOpening, EpochTotals, Submission, TxOutcome, VaultParams,
-    YieldRelease,
+    audit_head_call, batch_words, Chain, Deployment, EpochOpening, EpochTotals, Submission,
+    TxOutcome, VaultParams, YieldRelease,
 };
+pub use read::{read_audit_head, OnChainAuditHead};
 pub use toolchain::{Anvil, TempDir, ANVIL_DEV_PRIVATE_KEY};
 
 /// Why an on-chain step failed.

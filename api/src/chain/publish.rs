@@ -12,6 +12,7 @@ use gridproof_prover::BatchProof;
 
 use super::bindings::{MockGRID, RevenueOracle, SGridVault};
 use super::ChainError;
+use crate::audit::SignedTreeHead;
 
 /// Public inputs in circuit order (DESIGN.md): their positions in `publicInputs`.
 const IN_EPOCH: usize = 0;
@@ -165,6 +166,17 @@ pub fn batch_words(batch: &BatchProof) -> Result<([U256; 8], [U256; 8]), ChainEr
         })?;
     let proof = gridproof_prover::solidity::proof_words(&batch.proof).map(U256::from_be_bytes);
     Ok((inputs, proof))
+}
+
+/// The oracle call that anchors a signed audit head (what [`Chain::publish_audit_head`] sends
+/// and the publisher records as a row's calldata).
+pub fn audit_head_call(head: &SignedTreeHead) -> RevenueOracle::publishAuditHeadCall {
+    RevenueOracle::publishAuditHeadCall {
+        treeSize: head.tree_size,
+        rootHash: B256::from(head.root_hash),
+        timestampMs: head.timestamp_ms,
+        signature: Bytes::copy_from_slice(&head.signature),
+    }
 }
 
 /// A signer connected to a JSON-RPC endpoint.
@@ -437,6 +449,38 @@ impl Chain {
             total_revenue_nusd: accepted.data.totalRevenueNusd,
             finalized,
         })
+    }
+
+    /// Anchors a signed head of the audit log on the oracle (the sender must hold
+    /// REGISTRAR_ROLE; the tree size must exceed the latest one there, else
+    /// [`ChainError::OracleRejected`] with `AuditHeadNotNewer`). The oracle stores the head and
+    /// its signature without checking it; readers check it off-chain
+    /// ([`super::read::read_audit_head`]).
+    pub async fn publish_audit_head(
+        &self,
+        oracle: Address,
+        head: &SignedTreeHead,
+    ) -> Result<TxOutcome, ChainError> {
+        let oracle = self.oracle(oracle);
+        let call = audit_head_call(head);
+        let receipt = transact(
+            "publishAuditHead",
+            oracle.publishAuditHead(
+                call.treeSize,
+                call.rootHash,
+                call.timestampMs,
+                call.signature,
+            ),
+            oracle_error("publishAuditHead"),
+        )
+        .await?;
+        receipt
+            .decoded_log::<RevenueOracle::AuditHeadPublished>()
+            .ok_or_else(|| ChainError::UnexpectedReceipt {
+                call: "publishAuditHead",
+                what: "no AuditHeadPublished event".to_string(),
+            })?;
+        Ok(TxOutcome::of(&receipt))
     }
 
     /// The epoch's totals and progress.

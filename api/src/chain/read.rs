@@ -1,9 +1,11 @@
-//! Reading what RevenueOracle recorded for one batch, without a key: the epoch's opening
-//! (`epochConfig`, `epochProgress`) and the batch's `BatchAccepted` event. `gridproof verify
-//! --disclosure --rpc-url --oracle` matches a bundle's public inputs against it.
+//! Reading what RevenueOracle recorded, without a key: for one batch, the epoch's opening
+//! (`epochConfig`, `epochProgress`) and the batch's `BatchAccepted` event (`gridproof verify
+//! --disclosure --rpc-url --oracle` matches a bundle's public inputs against it); and the latest
+//! head of the service's audit log anchored there (`latestAuditHead`; `gridproof audit verify
+//! --rpc-url --oracle` checks the service's log against it).
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use ark_ff::PrimeField;
@@ -12,6 +14,7 @@ use gridproof_prover::Fr;
 
 use super::bindings::RevenueOracle;
 use super::ChainError;
+use crate::audit::SignedTreeHead;
 
 /// A uint256 that must be a BN254 scalar-field element (below r).
 fn fr(call: &'static str, x: U256) -> Result<Fr, ChainError> {
@@ -28,14 +31,8 @@ fn u128_of(call: &'static str, x: U256) -> Result<u128, ChainError> {
     })
 }
 
-/// What `oracle` at `rpc_url` recorded for batch `batch_index` of `epoch` (read-only calls and
-/// logs; no key). `accepted` is `None` while the batch is not accepted.
-pub async fn read_oracle_batch(
-    rpc_url: &str,
-    oracle: Address,
-    epoch: u64,
-    batch_index: u64,
-) -> Result<OnChainBatch, ChainError> {
+/// A read-only provider of `rpc_url` and its chain id, once `oracle` is known to have code.
+async fn reader(rpc_url: &str, oracle: Address) -> Result<(DynProvider, u64), ChainError> {
     let provider = ProviderBuilder::new()
         .disable_recommended_fillers()
         .connect(rpc_url)
@@ -47,6 +44,83 @@ pub async fn read_oracle_batch(
             "no contract at the oracle address {oracle} on chain {chain_id}"
         )));
     }
+    Ok((provider, chain_id))
+}
+
+/// The latest audit-log head anchored on RevenueOracle (`latestAuditHead`). The oracle keeps no
+/// public key and does not check the Ed25519 signature (the EVM has no precompile for it): the
+/// reader checks it against the service's key ([`OnChainAuditHead::signed_by`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnChainAuditHead {
+    /// Where it was read: "RevenueOracle 0x... on chain N".
+    pub source: String,
+    /// Entries in the log the head covers (0: no head published yet).
+    pub tree_size: u64,
+    /// The log's Merkle Tree Hash over those entries.
+    pub root_hash: [u8; 32],
+    /// When the service signed the head (Unix ms).
+    pub timestamp_ms: u64,
+    /// The service's Ed25519 signature as stored (64 bytes; empty before the first head).
+    pub signature: Vec<u8>,
+}
+
+impl OnChainAuditHead {
+    /// Whether the oracle holds a head at all.
+    pub fn is_empty(&self) -> bool {
+        self.tree_size == 0
+    }
+
+    /// The head as if signed by `public_key` (whose signature [`SignedTreeHead::verify`] then
+    /// checks); an error when the stored signature is not 64 bytes.
+    pub fn signed_by(&self, public_key: [u8; 32]) -> Result<SignedTreeHead, String> {
+        let signature: [u8; 64] = self.signature.as_slice().try_into().map_err(|_| {
+            format!(
+                "the stored signature has {} bytes, not 64",
+                self.signature.len()
+            )
+        })?;
+        Ok(SignedTreeHead {
+            tree_size: self.tree_size,
+            root_hash: self.root_hash,
+            timestamp_ms: self.timestamp_ms,
+            public_key,
+            signature,
+        })
+    }
+}
+
+/// The latest audit head `oracle` at `rpc_url` holds (a read-only call; no key).
+pub async fn read_audit_head(
+    rpc_url: &str,
+    oracle: Address,
+) -> Result<OnChainAuditHead, ChainError> {
+    let (provider, chain_id) = reader(rpc_url, oracle).await?;
+    let head = RevenueOracle::new(oracle, provider)
+        .latestAuditHead()
+        .call()
+        .await
+        .map_err(|source| ChainError::Contract {
+            call: "latestAuditHead",
+            source: Box::new(source),
+        })?;
+    Ok(OnChainAuditHead {
+        source: format!("RevenueOracle {oracle} on chain {chain_id}"),
+        tree_size: head.treeSize,
+        root_hash: head.rootHash.0,
+        timestamp_ms: head.timestampMs,
+        signature: head.signature.to_vec(),
+    })
+}
+
+/// What `oracle` at `rpc_url` recorded for batch `batch_index` of `epoch` (read-only calls and
+/// logs; no key). `accepted` is `None` while the batch is not accepted.
+pub async fn read_oracle_batch(
+    rpc_url: &str,
+    oracle: Address,
+    epoch: u64,
+    batch_index: u64,
+) -> Result<OnChainBatch, ChainError> {
+    let (provider, chain_id) = reader(rpc_url, oracle).await?;
     let contract = RevenueOracle::new(oracle, provider.clone());
     let plain = |call: &'static str| {
         move |source| ChainError::Contract {

@@ -1,5 +1,6 @@
 //! `gridproof audit`: `keygen` writes the service's head-signing key; `verify` checks a running
-//! service's audit log against a head kept from an earlier run (docs/audit-log.md).
+//! service's audit log against a head kept from an earlier run and the head anchored on
+//! RevenueOracle (docs/audit-log.md).
 
 use std::path::PathBuf;
 
@@ -21,8 +22,9 @@ pub enum AuditCommand {
     /// public key (64 hex) on stdout. Give it to `serve --audit-key FILE`.
     Keygen(KeygenArgs),
     /// Check a service's audit log: the current head's signature and key, its consistency with
-    /// an older head (--since), every entry, and the inclusion proofs of the new entries. Exits
-    /// non-zero naming the check that failed.
+    /// an older head (--since) and with the head anchored on-chain (--rpc-url, --oracle), every
+    /// entry, and the inclusion proofs of the new entries. Exits non-zero naming the check that
+    /// failed.
     Verify(VerifyArgs),
 }
 
@@ -58,6 +60,13 @@ pub struct VerifyArgs {
     /// recomputed from every entry in any case).
     #[arg(long, default_value_t = 1000)]
     pub inclusion_proofs: u64,
+    /// JSON-RPC endpoint of the chain: also check the head anchored on RevenueOracle (its
+    /// signature with the service's key, and that the current log extends it).
+    #[arg(long, value_name = "URL", requires = "oracle")]
+    pub rpc_url: Option<String>,
+    /// With --rpc-url: the RevenueOracle address.
+    #[arg(long, value_name = "ADDR", requires = "rpc_url")]
+    pub oracle: Option<String>,
 }
 
 /// Runs an `audit` subcommand.
@@ -99,14 +108,39 @@ fn verify(args: &VerifyArgs) -> Result<(), CliError> {
         }
         None => None,
     };
+    let oracle = match &args.oracle {
+        Some(text) => Some(
+            text.parse::<alloy::primitives::Address>()
+                .map_err(|e| CliError::Input(format!("--oracle: not an address: {e}")))?,
+        ),
+        None => None,
+    };
+    let rt = runtime()?;
+    let on_chain = match (&args.rpc_url, oracle) {
+        (Some(url), Some(oracle)) => {
+            match rt.block_on(crate::chain::read_audit_head(url, oracle)) {
+                Ok(head) => Some(head),
+                Err(e) => {
+                    let detail = format!("cannot read RevenueOracle {oracle} at {url}: {e}");
+                    println!("FAIL  on-chain head: {detail}");
+                    return Err(crate::audit::verify::AuditVerifyError::Fetch {
+                        what: "the on-chain audit head".into(),
+                        detail,
+                    }
+                    .into());
+                }
+            }
+        }
+        _ => None,
+    };
     let options = VerifyOptions {
         url: args.url.clone(),
         token: args.token.clone(),
         since,
         public_key,
         inclusion_proofs: args.inclusion_proofs,
+        on_chain,
     };
-    let rt = runtime()?;
     let head = rt.block_on(verify_log(&options, |check| {
         println!("ok    {}: {}", check.name, check.detail);
     }));

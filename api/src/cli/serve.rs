@@ -80,6 +80,34 @@ pub struct PublisherArgs {
     /// Highest max fee per gas a replacement may bid, wei (default: no cap).
     #[arg(long)]
     pub max_fee_per_gas_cap: Option<u128>,
+    /// Least time between two audit-log heads anchored on the oracle (`publishAuditHead`; needs
+    /// REGISTRAR_ROLE), published only when the log grew: seconds, or a number with s, m or h
+    /// (`90`, `90s`, `10m`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_interval)]
+    pub audit_head_interval: std::time::Duration,
+}
+
+/// A duration of `serve`'s command line: whole seconds, or a whole number followed by `s`, `m`
+/// or `h` (at least 1 second, at most 30 days).
+pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (digits, unit_seconds) = match text.char_indices().last() {
+        Some((i, 's')) => (&text[..i], 1),
+        Some((i, 'm')) => (&text[..i], 60),
+        Some((i, 'h')) => (&text[..i], 3600),
+        _ => (text, 1),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: use seconds or e.g. 90s, 10m, 1h"))?;
+    let seconds = n.saturating_mul(unit_seconds);
+    if !(1..=30 * 86_400).contains(&seconds) {
+        return Err(format!(
+            "{text:?} is {seconds} s; it must be 1 s to 30 days"
+        ));
+    }
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 impl PublisherArgs {
@@ -93,6 +121,7 @@ impl PublisherArgs {
         c.confirmations = self.confirmations;
         c.replace_after = std::time::Duration::from_secs(self.replace_after_secs);
         c.max_fee_per_gas_cap = self.max_fee_per_gas_cap;
+        c.audit_head_interval = self.audit_head_interval;
         Some(c)
     }
 }
@@ -247,6 +276,11 @@ async fn serve(args: &ServeArgs) -> Result<(), ServiceError> {
     }
     let audit_key = audit_key(args.audit_key.as_deref(), &args.database_url)?;
     let state = AppState::new(store, cipher, config).with_audit_key(audit_key);
+    // The publisher anchors the heads this service signs (docs/audit-log.md, "On-chain heads").
+    let publisher = match (publisher, &state.audit_key) {
+        (Some(p), Some(key)) => Some(p.with_audit_key(std::sync::Arc::clone(key))),
+        (p, _) => p,
+    };
     // Disclosure bundles rebuild an epoch's registry with the keys' shape.
     let state = state.with_batch_shape(workers.as_ref().map(|w| w.keys.shape));
     let service = start_service(args.listen, state, workers, publisher).await?;
@@ -377,4 +411,32 @@ async fn run_service(
     worked?;
     published?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_interval;
+    use std::time::Duration;
+
+    #[test]
+    fn intervals_are_seconds_or_a_unit() {
+        assert_eq!(parse_interval("600"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_interval("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_interval(" 1h "), Ok(Duration::from_secs(3600)));
+        for bad in [
+            "",
+            "m",
+            "0",
+            "0s",
+            "-5",
+            "1.5m",
+            "10 minutes",
+            "31d",
+            "721h",
+            "9999999999999999999h",
+        ] {
+            assert!(parse_interval(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -84,6 +84,10 @@ pub(crate) fn describe_metrics() {
         metrics::Unit::Seconds,
         "Seconds from a transaction's recording as sent to mined or confirmed, by kind and stage"
     );
+    metrics::describe_gauge!(
+        crate::publisher::AUDIT_HEAD_ONCHAIN_SIZE,
+        "Tree size of the latest audit-log head the publisher saw on the oracle"
+    );
 }
 
 /// Prometheus metrics; the job gauges are read from the database at each scrape.
@@ -163,6 +167,7 @@ impl Modify for BearerAuth {
         super::epochs::show,
         super::epochs::list,
         super::disclosures::register_regulator,
+        super::disclosures::list_regulators,
         super::disclosures::request,
         super::disclosures::show,
         super::disclosures::grant,

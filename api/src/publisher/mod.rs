@@ -20,8 +20,14 @@
 //!   fees raised by at least 12.5 % (what nodes require of a replacement).
 //! - `mined` -> `confirmed` after [`PublisherConfig::confirmations`] blocks (a receipt that
 //!   disappears in a reorg sends the row back to `sent`).
+//!
+//! With the service's audit key ([`Publisher::with_audit_key`]) it also anchors the audit log's
+//! signed head on the oracle (`publishAuditHead`, docs/audit-log.md) at most every
+//! [`PublisherConfig::audit_head_interval`], when the log grew past the latest head there: one
+//! row per tree size, with the same life as above ([`Publisher::advance_audit_head`]).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::network::eip2718::Encodable2718;
@@ -32,8 +38,9 @@ use alloy::rpc::types::{Filter, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
 
+use crate::audit::AuditKey;
 use crate::chain::bindings::RevenueOracle::{self, RevenueOracleErrors};
-use crate::chain::{batch_words, ChainError, EpochOpening};
+use crate::chain::{audit_head_call, batch_words, ChainError, EpochOpening};
 use crate::store::{
     EpochStatus, NewPublication, Publication, PublicationKind, PublicationState, SignedTx, Store,
     StoreError,
@@ -60,11 +67,19 @@ pub struct PublisherConfig {
     pub max_fee_per_gas_cap: Option<u128>,
     /// How often the publisher looks for work and checks its transactions.
     pub poll_interval: Duration,
+    /// The least time between two audit heads anchored on the oracle (with an audit key; a head
+    /// is published only when the log grew past the latest one there).
+    pub audit_head_interval: Duration,
 }
+
+/// The default of [`PublisherConfig::audit_head_interval`] (and `serve --audit-head-interval`):
+/// 10 minutes, about 144 transactions a day at most (each about 53,000 gas once the oracle's
+/// slots exist).
+pub const DEFAULT_AUDIT_HEAD_INTERVAL: Duration = Duration::from_secs(600);
 
 impl PublisherConfig {
     /// The defaults: 2 confirmations, replacement after 3 minutes, no fee cap, polling every
-    /// 2 s.
+    /// 2 s, an audit head at most every 10 minutes.
     pub fn new(
         rpc_url: impl Into<String>,
         private_key: impl Into<String>,
@@ -78,6 +93,7 @@ impl PublisherConfig {
             replace_after: Duration::from_secs(180),
             max_fee_per_gas_cap: None,
             poll_interval: Duration::from_secs(2),
+            audit_head_interval: DEFAULT_AUDIT_HEAD_INTERVAL,
         }
     }
 }
@@ -92,6 +108,7 @@ impl std::fmt::Debug for PublisherConfig {
             .field("replace_after", &self.replace_after)
             .field("max_fee_per_gas_cap", &self.max_fee_per_gas_cap)
             .field("poll_interval", &self.poll_interval)
+            .field("audit_head_interval", &self.audit_head_interval)
             .finish()
     }
 }
@@ -132,6 +149,25 @@ pub enum PublishError {
     /// A transaction could not be signed.
     #[error("cannot sign: {0}")]
     Sign(String),
+    /// Audit heads were asked for, but the publisher has no audit key
+    /// ([`Publisher::with_audit_key`]).
+    #[error("no audit key: the publisher cannot sign audit heads")]
+    NoAuditKey,
+    /// The oracle holds an audit head of the same size as ours with another root: the log was
+    /// rewritten after that head was published, or another service anchors its log on this
+    /// oracle. Nothing more is published until the log grows past it.
+    #[error(
+        "the oracle holds an audit head of {tree_size} entries with root {on_chain}, the log \
+         has root {ours}: the log was rewritten, or another service publishes to this oracle"
+    )]
+    AuditHeadConflict {
+        /// The tree size.
+        tree_size: u64,
+        /// The root on-chain (hex).
+        on_chain: String,
+        /// The log's root (hex).
+        ours: String,
+    },
 }
 
 impl From<alloy::transports::TransportError> for PublishError {
@@ -155,6 +191,30 @@ pub enum EpochProgress {
     NotPublishable(EpochStatus),
 }
 
+/// Where the audit log's anchoring is after [`Publisher::advance_audit_head`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditHeadProgress {
+    /// Nothing to do now: the last head is younger than the interval, or the log has not grown
+    /// past the latest head on-chain.
+    Idle,
+    /// The head of `tree_size` entries is on its way (built, sent or mined).
+    Waiting {
+        /// Its tree size.
+        tree_size: u64,
+    },
+    /// The head of `tree_size` entries is confirmed on-chain (or a larger one is there).
+    Published {
+        /// Its tree size.
+        tree_size: u64,
+    },
+    /// The oracle refused the head for good (its row's `error`).
+    Failed(String),
+}
+
+/// Prometheus gauge: the tree size of the latest audit head the publisher saw on the oracle
+/// (read when a head is due, set when one of ours is confirmed).
+pub const AUDIT_HEAD_ONCHAIN_SIZE: &str = "gridproof_audit_head_onchain_tree_size";
+
 /// What one row's step came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum RowProgress {
@@ -172,6 +232,7 @@ pub struct Publisher {
     sender: Address,
     chain_id: u64,
     config: PublisherConfig,
+    audit_key: Option<Arc<AuditKey>>,
 }
 
 /// `x` raised by 12.5 %, rounded up, and by at least 1 wei.
@@ -191,8 +252,8 @@ fn now_ms() -> i64 {
 
 /// Prometheus histogram of the seconds from a transaction's recording as `sent` (signed,
 /// before the broadcast; a replacement restarts the clock) to `stage`: `mined` (its receipt
-/// seen) and `confirmed`; labelled by `kind` (`open_epoch`, `submit_batch`). Buckets in
-/// [`crate::http::prometheus`].
+/// seen) and `confirmed`; labelled by `kind` (`open_epoch`, `submit_batch`, `audit_head`).
+/// Buckets in [`crate::http::prometheus`].
 pub const PUBLISH_LATENCY_SECONDS: &str = "gridproof_publish_latency_seconds";
 
 /// Records the row's latency from `sent` to `stage` now; returns it in seconds.
@@ -230,7 +291,10 @@ enum Refusal {
 fn classify(reason: &RevenueOracleErrors) -> Refusal {
     use RevenueOracleErrors as E;
     match reason {
-        E::BatchAlreadyAccepted(_) | E::EpochAlreadyOpen(_) => Refusal::AlreadyDone,
+        // For an audit head: the oracle has one at least as large; `send` checks the roots.
+        E::BatchAlreadyAccepted(_) | E::EpochAlreadyOpen(_) | E::AuditHeadNotNewer(_) => {
+            Refusal::AlreadyDone
+        }
         E::InvalidProof(_)
         | E::StatementMismatch(_)
         | E::BatchIndexOutOfRange(_)
@@ -238,7 +302,8 @@ fn classify(reason: &RevenueOracleErrors) -> Refusal {
         | E::TotalsOverflow(_)
         | E::InvalidEpochParameters(_)
         | E::EpochOutOfRange(_)
-        | E::BatchCountTooLarge(_) => Refusal::Permanent,
+        | E::BatchCountTooLarge(_)
+        | E::InvalidAuditSignatureLength(_) => Refusal::Permanent,
         _ => Refusal::Transient,
     }
 }
@@ -275,7 +340,15 @@ impl Publisher {
             sender,
             chain_id,
             config,
+            audit_key: None,
         })
+    }
+
+    /// The same publisher, also anchoring the audit log's heads signed with `key` (the key of
+    /// `GET /v1/audit/head`; `serve` hands its own over). The sender needs REGISTRAR_ROLE.
+    pub fn with_audit_key(mut self, key: Arc<AuditKey>) -> Self {
+        self.audit_key = Some(key);
+        self
     }
 
     /// The sender's address.
@@ -299,6 +372,8 @@ impl Publisher {
             oracle = %self.config.oracle,
             confirmations = self.config.confirmations,
             replace_after_s = self.config.replace_after.as_secs_f64(),
+            audit_heads = self.audit_key.is_some(),
+            audit_head_interval_s = self.config.audit_head_interval.as_secs_f64(),
             "publisher starting"
         );
         let mut shutdown = std::pin::pin!(shutdown);
@@ -316,8 +391,22 @@ impl Publisher {
         Ok(())
     }
 
-    /// One pass over every epoch to publish; errors are logged per epoch.
+    /// One pass over every epoch to publish, then the audit head (with an audit key); errors
+    /// are logged per epoch and for the head.
     pub async fn pass(&self) {
+        self.pass_epochs().await;
+        if self.audit_key.is_some() {
+            match self.advance_audit_head().await {
+                Ok(AuditHeadProgress::Failed(error)) => {
+                    tracing::error!(%error, "audit head publication failed for good");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "publisher: audit head will be retried"),
+            }
+        }
+    }
+
+    async fn pass_epochs(&self) {
         let epochs = match self.store.epochs_to_publish().await {
             Ok(e) => e,
             Err(e) => {
@@ -390,7 +479,7 @@ impl Publisher {
             }
             .abi_encode();
             Some(
-                self.ensure_row(epoch, PublicationKind::OpenEpoch, None, calldata)
+                self.ensure_epoch_row(epoch, PublicationKind::OpenEpoch, None, calldata)
                     .await?,
             )
         } else {
@@ -425,7 +514,7 @@ impl Publisher {
             }
             .abi_encode();
             let row = self
-                .ensure_row(
+                .ensure_epoch_row(
                     epoch,
                     PublicationKind::SubmitBatch,
                     Some(batch_index),
@@ -493,6 +582,103 @@ impl Publisher {
         Ok(EpochProgress::Final)
     }
 
+    /// Anchors the audit log's head on the oracle, one step at a time like
+    /// [`Publisher::advance_epoch`]: an audit-head row under way is moved on; otherwise, when
+    /// the last row is at least [`PublisherConfig::audit_head_interval`] old (or there is none)
+    /// and the log has grown past the latest head on-chain, the current head is signed now
+    /// and a row made for it. A restart finds the row (whose calldata holds the signed head) and
+    /// goes on with it, so a head is neither lost nor sent twice.
+    pub async fn advance_audit_head(&self) -> Result<AuditHeadProgress, PublishError> {
+        let key = self.audit_key.as_ref().ok_or(PublishError::NoAuditKey)?;
+        let latest = self.store.latest_audit_head_publication().await?;
+        if let Some(row) = &latest {
+            let tree_size = Self::tree_size_of(row)?;
+            match row.state {
+                PublicationState::Confirmed | PublicationState::Failed => {}
+                _ => return self.drive_audit_head(row.clone(), tree_size).await,
+            }
+            let age_ms = now_ms().saturating_sub(row.created_at_ms);
+            if u128::try_from(age_ms).unwrap_or(0) < self.config.audit_head_interval.as_millis() {
+                return Ok(AuditHeadProgress::Idle);
+            }
+        }
+        let oracle = RevenueOracle::new(self.config.oracle, self.provider.clone());
+        let on_chain = oracle
+            .latestAuditHead()
+            .call()
+            .await
+            .map_err(|s| oracle_error("latestAuditHead", s))?;
+        metrics::gauge!(AUDIT_HEAD_ONCHAIN_SIZE).set(on_chain.treeSize as f64);
+        let head = self.store.audit_head().await?;
+        let recorded = latest.as_ref().and_then(|r| r.audit_tree_size).unwrap_or(0);
+        if head.tree_size <= on_chain.treeSize.max(recorded) {
+            if head.tree_size < on_chain.treeSize {
+                tracing::warn!(
+                    log_size = head.tree_size,
+                    on_chain_size = on_chain.treeSize,
+                    "the oracle holds an audit head larger than the log: the log was truncated, \
+                     or another service publishes to this oracle"
+                );
+            }
+            return Ok(AuditHeadProgress::Idle);
+        }
+        let signed = key.sign_head(
+            head.tree_size,
+            head.root_hash,
+            u64::try_from(now_ms()).unwrap_or(0),
+        );
+        let row = self
+            .ensure_row(NewPublication {
+                epoch: None,
+                kind: PublicationKind::AuditHead,
+                batch_index: None,
+                audit_tree_size: Some(head.tree_size),
+                chain_id: self.chain_id,
+                sender: self.sender.into_array(),
+                contract: self.config.oracle.into_array(),
+                calldata: audit_head_call(&signed).abi_encode(),
+            })
+            .await?;
+        tracing::info!(
+            tree_size = head.tree_size,
+            root = %hex::encode(head.root_hash),
+            on_chain_size = on_chain.treeSize,
+            "anchoring the audit head"
+        );
+        self.drive_audit_head(row, head.tree_size).await
+    }
+
+    async fn drive_audit_head(
+        &self,
+        row: Publication,
+        tree_size: u64,
+    ) -> Result<AuditHeadProgress, PublishError> {
+        Ok(match self.drive(row).await? {
+            RowProgress::Done => {
+                metrics::gauge!(AUDIT_HEAD_ONCHAIN_SIZE).set(tree_size as f64);
+                AuditHeadProgress::Published { tree_size }
+            }
+            RowProgress::Pending => AuditHeadProgress::Waiting { tree_size },
+            RowProgress::Failed(error) => AuditHeadProgress::Failed(error),
+        })
+    }
+
+    fn tree_size_of(row: &Publication) -> Result<u64, PublishError> {
+        row.audit_tree_size.ok_or_else(|| {
+            StoreError::corrupt("publications.audit_tree_size", "audit head without a size").into()
+        })
+    }
+
+    fn epoch_of(row: &Publication) -> Result<u64, PublishError> {
+        row.epoch.ok_or_else(|| {
+            StoreError::corrupt(
+                "publications.epoch",
+                format!("{} without an epoch", row.kind),
+            )
+            .into()
+        })
+    }
+
     /// The oracle knows `epoch` with exactly the store's opening, or [`PublishError::Mismatch`].
     async fn check_opening(&self, epoch: u64, opening: &EpochOpening) -> Result<(), PublishError> {
         let oracle = RevenueOracle::new(self.config.oracle, self.provider.clone());
@@ -534,33 +720,40 @@ impl Publisher {
         Ok(())
     }
 
-    async fn ensure_row(
+    async fn ensure_epoch_row(
         &self,
         epoch: u64,
         kind: PublicationKind,
         batch_index: Option<u32>,
         calldata: Vec<u8>,
     ) -> Result<Publication, PublishError> {
-        let row = self
-            .store
-            .ensure_publication(&NewPublication {
-                epoch,
-                kind,
-                batch_index,
-                chain_id: self.chain_id,
-                sender: self.sender.into_array(),
-                contract: self.config.oracle.into_array(),
-                calldata: calldata.clone(),
-            })
-            .await?;
-        if row.calldata != calldata
+        self.ensure_row(NewPublication {
+            epoch: Some(epoch),
+            kind,
+            batch_index,
+            audit_tree_size: None,
+            chain_id: self.chain_id,
+            sender: self.sender.into_array(),
+            contract: self.config.oracle.into_array(),
+            calldata,
+        })
+        .await
+    }
+
+    /// The row of `new`'s subject, made if missing. An existing row must be for the same oracle,
+    /// chain and calldata (an audit head of the same size signed at another time is another
+    /// calldata: the stored one is kept and sent, never a second one).
+    async fn ensure_row(&self, new: NewPublication) -> Result<Publication, PublishError> {
+        let row = self.store.ensure_publication(&new).await?;
+        let same_call = row.calldata == new.calldata || new.kind == PublicationKind::AuditHead;
+        if !same_call
             || row.contract != self.config.oracle.into_array()
             || row.chain_id != self.chain_id
         {
             return Err(PublishError::Config(format!(
-                "publication {} ({kind} of epoch {epoch}) was made for another oracle, chain or \
-                 proof; refusing to send anything else for it",
-                row.id
+                "publication {} ({} of epoch {:?}, audit size {:?}) was made for another oracle, \
+                 chain or proof; refusing to send anything else for it",
+                row.id, new.kind, new.epoch, new.audit_tree_size
             )));
         }
         Ok(row)
@@ -592,13 +785,11 @@ impl Publisher {
             if progress != RowProgress::Pending {
                 return Ok(progress);
             }
-            row = self
-                .store
-                .publication(row.epoch, row.kind, row.batch_index)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
+            row = self.store.publication_by_id(row.id).await?.ok_or_else(|| {
+                StoreError::NotFound {
                     what: format!("publication {}", row.id),
-                })?;
+                }
+            })?;
             if (row.state, row.tx.as_ref().map(|t| t.tx_hash)) == before {
                 break;
             }
@@ -609,10 +800,17 @@ impl Publisher {
         })
     }
 
-    /// Whether the oracle already has what `row` would send.
+    /// Whether the oracle already has what `row` would send (for an audit head: this head or a
+    /// larger one; another head of the same size is not done, and `send` then fails the row).
     async fn done_on_chain(&self, row: &Publication) -> Result<bool, PublishError> {
+        if row.kind == PublicationKind::AuditHead {
+            return match self.audit_head_done(row).await {
+                Err(PublishError::AuditHeadConflict { .. }) => Ok(false),
+                other => other,
+            };
+        }
         let oracle = RevenueOracle::new(self.config.oracle, self.provider.clone());
-        let epoch = U256::from(row.epoch);
+        let epoch = U256::from(Self::epoch_of(row)?);
         Ok(match (row.kind, row.batch_index) {
             (PublicationKind::SubmitBatch, Some(b)) => oracle
                 .isBatchAccepted(epoch, U256::from(b))
@@ -629,38 +827,68 @@ impl Publisher {
         })
     }
 
+    /// For an audit-head row: whether the oracle holds this head or a larger one, or
+    /// [`PublishError::AuditHeadConflict`] when it holds another head of the same size.
+    async fn audit_head_done(&self, row: &Publication) -> Result<bool, PublishError> {
+        let ours = RevenueOracle::publishAuditHeadCall::abi_decode(&row.calldata)
+            .map_err(|e| StoreError::corrupt("publications.calldata", e.to_string()))?;
+        let on_chain = RevenueOracle::new(self.config.oracle, self.provider.clone())
+            .latestAuditHead()
+            .call()
+            .await
+            .map_err(|s| oracle_error("latestAuditHead", s))?;
+        if on_chain.treeSize == ours.treeSize && on_chain.rootHash != ours.rootHash {
+            return Err(PublishError::AuditHeadConflict {
+                tree_size: ours.treeSize,
+                on_chain: hex::encode(on_chain.rootHash),
+                ours: hex::encode(ours.rootHash),
+            });
+        }
+        Ok(on_chain.treeSize >= ours.treeSize)
+    }
+
     /// The transaction that got the batch accepted (its `BatchAccepted` event), whoever sent it.
     async fn acceptance_tx(
         &self,
         epoch: U256,
         batch_index: u32,
     ) -> Result<Option<B256>, PublishError> {
-        Ok(self
-            .event_tx(PublicationKind::SubmitBatch, epoch, Some(batch_index))
-            .await?
-            .map(|(h, _)| h))
+        let filter = self
+            .event_filter(epoch)
+            .event_signature(RevenueOracle::BatchAccepted::SIGNATURE_HASH)
+            .topic2(B256::from(U256::from(batch_index)));
+        Ok(self.event_tx(&filter).await?.map(|(h, _)| h))
     }
 
-    /// The transaction (and its block) whose event shows the row's effect on the oracle:
-    /// `EpochOpened` of the epoch, or `BatchAccepted` of the batch. Logs, unlike receipts, are
-    /// found whoever sent the transaction.
-    async fn event_tx(
-        &self,
-        kind: PublicationKind,
-        epoch: U256,
-        batch_index: Option<u32>,
-    ) -> Result<Option<(B256, u64)>, PublishError> {
-        let mut filter = Filter::new()
+    /// Logs of the oracle from block 0 whose first topic is `topic1`.
+    fn event_filter(&self, topic1: U256) -> Filter {
+        Filter::new()
             .address(self.config.oracle)
-            .topic1(B256::from(epoch))
-            .from_block(0u64);
-        filter = match (kind, batch_index) {
-            (PublicationKind::SubmitBatch, Some(b)) => filter
+            .topic1(B256::from(topic1))
+            .from_block(0u64)
+    }
+
+    /// The filter of the event that shows `row`'s effect on the oracle: `EpochOpened` of the
+    /// epoch, `BatchAccepted` of the batch, or `AuditHeadPublished` of the tree size.
+    fn row_event_filter(&self, row: &Publication) -> Result<Filter, PublishError> {
+        Ok(match (row.kind, row.batch_index) {
+            (PublicationKind::AuditHead, _) => self
+                .event_filter(U256::from(Self::tree_size_of(row)?))
+                .event_signature(RevenueOracle::AuditHeadPublished::SIGNATURE_HASH),
+            (PublicationKind::SubmitBatch, Some(b)) => self
+                .event_filter(U256::from(Self::epoch_of(row)?))
                 .event_signature(RevenueOracle::BatchAccepted::SIGNATURE_HASH)
                 .topic2(B256::from(U256::from(b))),
-            _ => filter.event_signature(RevenueOracle::EpochOpened::SIGNATURE_HASH),
-        };
-        let logs = self.provider.get_logs(&filter).await?;
+            _ => self
+                .event_filter(U256::from(Self::epoch_of(row)?))
+                .event_signature(RevenueOracle::EpochOpened::SIGNATURE_HASH),
+        })
+    }
+
+    /// The transaction (and its block) of the last log matching `filter`. Logs, unlike
+    /// receipts, are found whoever sent the transaction.
+    async fn event_tx(&self, filter: &Filter) -> Result<Option<(B256, u64)>, PublishError> {
+        let logs = self.provider.get_logs(filter).await?;
         // The last one: an epoch cancelled and opened again counts by its latest opening.
         Ok(logs
             .last()
@@ -680,6 +908,7 @@ impl Publisher {
         let call = match row.kind {
             PublicationKind::OpenEpoch => "openEpoch",
             PublicationKind::SubmitBatch => "submitBatch",
+            PublicationKind::AuditHead => "publishAuditHead",
         };
         let estimate = self.provider.estimate_gas(self.request(row)).await;
         let gas = match estimate {
@@ -689,7 +918,23 @@ impl Publisher {
                 let ChainError::OracleRejected { reason, .. } = &error else {
                     return Err(error.into());
                 };
-                return match classify(reason) {
+                let refusal = match classify(reason) {
+                    // "Not newer": done only if the oracle holds this head or a larger one.
+                    Refusal::AlreadyDone if row.kind == PublicationKind::AuditHead => {
+                        match self.audit_head_done(row).await {
+                            Ok(true) => Refusal::AlreadyDone,
+                            Ok(false) => Refusal::Transient,
+                            Err(conflict @ PublishError::AuditHeadConflict { .. }) => {
+                                let message = conflict.to_string();
+                                self.store.publication_failed(row.id, &message).await?;
+                                return Ok(RowProgress::Failed(message));
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    other => other,
+                };
+                return match refusal {
                     Refusal::AlreadyDone => {
                         tracing::info!(
                             epoch = row.epoch,
@@ -839,9 +1084,7 @@ impl Publisher {
         if settled_nonce > tx.nonce {
             // The nonce is used, but none of our hashes has a receipt (yet: a node may index
             // receipts after it counts the nonce). The oracle's event says who did it.
-            let event = self
-                .event_tx(row.kind, U256::from(row.epoch), row.batch_index)
-                .await?;
+            let event = self.event_tx(&self.row_event_filter(row)?).await?;
             if let Some((h, block)) = event.filter(|(h, _)| hashes.contains(&h.0)) {
                 self.store.publication_mined(row.id, &h.0, block).await?;
                 let latency_s = record_latency(row, "mined");

@@ -1,5 +1,6 @@
 //! Publications: the on-chain transactions of the publisher (docs/service-publisher.md), one row
-//! per subject (an epoch's opening, or one batch's submission). The row is the transaction's
+//! per subject (an epoch's opening, one batch's submission, or one signed head of the audit log
+//! anchored on the oracle, docs/audit-log.md). The row is the transaction's
 //! life, `built -> sent -> mined -> confirmed` (or `failed`), written before and after every
 //! step that touches the chain, so a restarted publisher knows exactly what it may have sent.
 //!
@@ -19,6 +20,9 @@ pub enum PublicationKind {
     OpenEpoch,
     /// `RevenueOracle.submitBatch`: one batch's public inputs and proof.
     SubmitBatch,
+    /// `RevenueOracle.publishAuditHead` (registrar role): one signed tree head of the audit log.
+    /// Its subject is the tree size, not an epoch.
+    AuditHead,
 }
 
 impl PublicationKind {
@@ -27,6 +31,7 @@ impl PublicationKind {
         match self {
             PublicationKind::OpenEpoch => "open_epoch",
             PublicationKind::SubmitBatch => "submit_batch",
+            PublicationKind::AuditHead => "audit_head",
         }
     }
 
@@ -34,6 +39,7 @@ impl PublicationKind {
         Some(match s {
             "open_epoch" => PublicationKind::OpenEpoch,
             "submit_batch" => PublicationKind::SubmitBatch,
+            "audit_head" => PublicationKind::AuditHead,
             _ => return None,
         })
     }
@@ -95,12 +101,14 @@ impl fmt::Display for PublicationState {
 /// A publication to create in state `built`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPublication {
-    /// The epoch.
-    pub epoch: u64,
+    /// The epoch (every kind but [`PublicationKind::AuditHead`], which has none).
+    pub epoch: Option<u64>,
     /// What the transaction does.
     pub kind: PublicationKind,
     /// The batch ([`PublicationKind::SubmitBatch`] only).
     pub batch_index: Option<u32>,
+    /// The audit log's size the head publishes ([`PublicationKind::AuditHead`] only; > 0).
+    pub audit_tree_size: Option<u64>,
     /// The chain the transaction is for.
     pub chain_id: u64,
     /// The publisher's address (20 bytes): only its publisher advances the row.
@@ -133,12 +141,14 @@ pub struct SignedTx {
 pub struct Publication {
     /// Row id.
     pub id: i64,
-    /// The epoch.
-    pub epoch: u64,
+    /// The epoch (`None` for an audit head).
+    pub epoch: Option<u64>,
     /// What the transaction does.
     pub kind: PublicationKind,
     /// The batch, for a submission.
     pub batch_index: Option<u32>,
+    /// The audit log's size, for an audit head.
+    pub audit_tree_size: Option<u64>,
     /// Where it is.
     pub state: PublicationState,
     /// The chain.
@@ -165,6 +175,8 @@ pub struct Publication {
     pub accepted_elsewhere: bool,
     /// The last error (failed for good, or the reason of the last retry).
     pub error: Option<String>,
+    /// When the row was made, i.e. its calldata decided (Unix ms).
+    pub created_at_ms: i64,
     /// Last change (Unix ms).
     pub updated_at_ms: i64,
 }
@@ -172,9 +184,10 @@ pub struct Publication {
 #[derive(sqlx::FromRow)]
 struct PublicationRow {
     id: i64,
-    epoch: i64,
+    epoch: Option<i64>,
     kind: String,
     batch_index: Option<i64>,
+    audit_tree_size: Option<i64>,
     state: String,
     chain_id: i64,
     sender: Vec<u8>,
@@ -192,13 +205,14 @@ struct PublicationRow {
     block_number: Option<i64>,
     accepted_elsewhere: i64,
     error: Option<String>,
+    created_at_ms: i64,
     updated_at_ms: i64,
 }
 
-const COLUMNS: &str = "id, epoch, kind, batch_index, state, chain_id, sender, contract, calldata, \
-    nonce, tx_hash, raw_tx, gas_limit, max_fee_per_gas, max_priority_fee_per_gas, \
-    previous_tx_hashes, replacements, sent_at_ms, block_number, accepted_elsewhere, error, \
-    updated_at_ms";
+const COLUMNS: &str = "id, epoch, kind, batch_index, audit_tree_size, state, chain_id, sender, \
+    contract, calldata, nonce, tx_hash, raw_tx, gas_limit, max_fee_per_gas, \
+    max_priority_fee_per_gas, previous_tx_hashes, replacements, sent_at_ms, block_number, \
+    accepted_elsewhere, error, created_at_ms, updated_at_ms";
 
 /// A value bound in [`Store::transition`]'s SQL.
 enum Arg {
@@ -248,7 +262,7 @@ impl PublicationRow {
         }
         Ok(Publication {
             id: self.id,
-            epoch: u64_from_db(self.epoch),
+            epoch: self.epoch.map(u64_from_db),
             kind: PublicationKind::parse(&self.kind)
                 .ok_or_else(|| StoreError::corrupt("publications.kind", self.kind.clone()))?,
             batch_index: self
@@ -257,6 +271,10 @@ impl PublicationRow {
                     u32::try_from(b)
                         .map_err(|_| StoreError::corrupt("publications.batch_index", b.to_string()))
                 })
+                .transpose()?,
+            audit_tree_size: self
+                .audit_tree_size
+                .map(|n| non_negative(n, "publications.audit_tree_size"))
                 .transpose()?,
             state: PublicationState::parse(&self.state)
                 .ok_or_else(|| StoreError::corrupt("publications.state", self.state.clone()))?,
@@ -280,6 +298,7 @@ impl PublicationRow {
                 .transpose()?,
             accepted_elsewhere: self.accepted_elsewhere != 0,
             error: self.error,
+            created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
         })
     }
@@ -323,8 +342,53 @@ impl Store {
             .collect()
     }
 
+    /// The publication of the audit head of `tree_size` entries, if any.
+    pub async fn audit_head_publication(
+        &self,
+        tree_size: u64,
+    ) -> Result<Option<Publication>, StoreError> {
+        let row: Option<PublicationRow> = read_pool!(self, |pool, _pg| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM publications \
+                 WHERE kind = 'audit_head' AND audit_tree_size = $1"
+            )))
+            .bind(u64_to_db(tree_size))
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(PublicationRow::into_publication).transpose()
+    }
+
+    /// The audit-head publication of the largest tree size, whatever its state: the one in
+    /// flight, or the last one made (its `created_at_ms` paces the next).
+    pub async fn latest_audit_head_publication(&self) -> Result<Option<Publication>, StoreError> {
+        let row: Option<PublicationRow> = read_pool!(self, |pool, _pg| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM publications WHERE kind = 'audit_head' \
+                 ORDER BY audit_tree_size DESC LIMIT 1"
+            )))
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(PublicationRow::into_publication).transpose()
+    }
+
+    /// The publication with row id `id`, if any.
+    pub async fn publication_by_id(&self, id: i64) -> Result<Option<Publication>, StoreError> {
+        let row: Option<PublicationRow> = read_pool!(self, |pool, _pg| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM publications WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(PublicationRow::into_publication).transpose()
+    }
+
     /// Creates the publication in state `built`, or returns the existing one of the same subject
-    /// unchanged (whatever its state: a subject has one row for good).
+    /// unchanged (whatever its state: a subject has one row for good). The subject is (epoch,
+    /// kind, batch) for an epoch's rows and the tree size for an audit head.
     pub async fn ensure_publication(
         &self,
         new: &NewPublication,
@@ -334,26 +398,40 @@ impl Store {
                 "a batch index is required exactly for submit_batch".into(),
             ));
         }
+        let audit = new.kind == PublicationKind::AuditHead;
+        if audit != new.audit_tree_size.is_some() || audit == new.epoch.is_some() {
+            return Err(StoreError::Invalid(
+                "an audit_head publication has a tree size and no epoch; the others an epoch"
+                    .into(),
+            ));
+        }
+        if new.audit_tree_size == Some(0) {
+            return Err(StoreError::Invalid(
+                "the empty audit log is never published".into(),
+            ));
+        }
         let now = unix_ms();
         write_tx!(self, |tx, _pg| {
             let exists: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM publications WHERE epoch = $1 AND kind = $2 \
-                 AND COALESCE(batch_index, -1) = $3",
+                "SELECT id FROM publications WHERE COALESCE(epoch, -1) = $1 AND kind = $2 \
+                 AND COALESCE(batch_index, -1) = $3 AND COALESCE(audit_tree_size, -1) = $4",
             )
-            .bind(u64_to_db(new.epoch))
+            .bind(new.epoch.map_or(-1, u64_to_db))
             .bind(new.kind.as_str())
             .bind(new.batch_index.map_or(-1, i64::from))
+            .bind(new.audit_tree_size.map_or(-1, u64_to_db))
             .fetch_optional(&mut *tx)
             .await?;
             if exists.is_none() {
                 sqlx::query(
-                    "INSERT INTO publications (epoch, kind, batch_index, state, chain_id, sender, \
-                     contract, calldata, created_at_ms, updated_at_ms) \
-                     VALUES ($1, $2, $3, 'built', $4, $5, $6, $7, $8, $8)",
+                    "INSERT INTO publications (epoch, kind, batch_index, audit_tree_size, state, \
+                     chain_id, sender, contract, calldata, created_at_ms, updated_at_ms) \
+                     VALUES ($1, $2, $3, $4, 'built', $5, $6, $7, $8, $9, $9)",
                 )
-                .bind(u64_to_db(new.epoch))
+                .bind(new.epoch.map(u64_to_db))
                 .bind(new.kind.as_str())
                 .bind(new.batch_index.map(i64::from))
+                .bind(new.audit_tree_size.map(u64_to_db))
                 .bind(u64_to_db(new.chain_id))
                 .bind(&new.sender[..])
                 .bind(&new.contract[..])
@@ -363,11 +441,14 @@ impl Store {
                 .await?;
             }
         });
-        self.publication(new.epoch, new.kind, new.batch_index)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: format!("publication of epoch {}", new.epoch),
-            })
+        let found = match (new.epoch, new.audit_tree_size) {
+            (Some(epoch), _) => self.publication(epoch, new.kind, new.batch_index).await?,
+            (None, Some(size)) => self.audit_head_publication(size).await?,
+            (None, None) => None,
+        };
+        found.ok_or_else(|| StoreError::NotFound {
+            what: format!("{} publication just made", new.kind),
+        })
     }
 
     /// The highest nonce of `sender`'s transactions that may still be pending (rows `sent`), so
