@@ -4,6 +4,10 @@
 //! npm forge, as `gridproof demo` does. Checks that a real proof is accepted and finalizes the
 //! epoch, and that a replayed statement (the same proof or a re-randomized one), a public input
 //! plus r, a changed total and a flipped proof byte are all rejected with the decoded reason.
+//! Along the way, disclosure bundles made with `gridproof disclose` from `prove`'s private output
+//! are checked by `gridproof verify --disclosure --rpc-url --oracle` against that chain: refused
+//! while their epoch is not opened or their batch not accepted, with another oracle address or a
+//! transaction that is not the batch's, and accepted once the batch is on chain.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,7 +21,12 @@ use gridproof_api::chain::{
     batch_words, toolchain, Anvil, Chain, ChainError, EpochOpening, TempDir, VaultParams,
     ANVIL_DEV_PRIVATE_KEY,
 };
+use gridproof_prover::private_output::{default_private_output_path, PrivateOutput};
 use gridproof_prover::ProofsFile;
+
+#[allow(dead_code)]
+#[path = "support/cli.rs"]
+mod cli;
 
 /// BN254's scalar field modulus r.
 const R: &str = "21888242871839275222246405745257275088548364400416034343698204186575808495617";
@@ -43,6 +52,77 @@ fn contracts_dir() -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Runs `gridproof verify --disclosure BUNDLE` against RevenueOracle `oracle` on `endpoint` and
+/// returns its stdout. With `why` `None` it must succeed; otherwise it must exit 1 (no panic)
+/// with the `public record` link as the only broken one and `why` in its reason.
+fn verify_on_chain(
+    keys: &Path,
+    bundle: &Path,
+    regulator_key: &Path,
+    endpoint: &str,
+    oracle: &str,
+    why: Option<&str>,
+) -> String {
+    let args = [
+        "verify",
+        "--disclosure",
+        s(bundle),
+        "--regulator-key",
+        s(regulator_key),
+        "--keys",
+        s(keys),
+        "--rpc-url",
+        endpoint,
+        "--oracle",
+        oracle,
+    ];
+    match why {
+        None => {
+            let stdout = cli::ok(&args);
+            assert!(!stdout.contains("FAILED"), "{stdout}");
+            stdout
+        }
+        Some(why) => {
+            let out = cli::gridproof(&args);
+            let stderr = cli::text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+            assert!(
+                stderr.contains("disclosure REJECTED: public record failed: ")
+                    && stderr.contains(why)
+                    && stderr.contains("(1 check(s) failed)"),
+                "{why:?} not in {stderr}"
+            );
+            // Every other link was still checked, and held.
+            let stdout = cli::text(&out.stdout);
+            assert_eq!(stdout.matches("\nok          ").count(), 10, "{stdout}");
+            assert!(stdout.contains("FAILED      public record: "), "{stdout}");
+            stdout
+        }
+    }
+}
+
+/// `gridproof disclose` of `site` from the private output beside `proofs`, sealed to
+/// `regulator_pub`, into `out`; `extra` arguments appended.
+fn disclose(proofs: &Path, site: u64, regulator_pub: &str, out: &Path, extra: &[&str]) {
+    let private = default_private_output_path(proofs);
+    let site = site.to_string();
+    let mut args = vec![
+        "disclose",
+        "--private",
+        s(&private),
+        "--site",
+        &site,
+        "--regulator-key",
+        regulator_pub,
+        "--out",
+        s(out),
+        "--force",
+    ];
+    args.extend_from_slice(extra);
+    cli::ok(&args);
 }
 
 fn assert_oracle_rejects(
@@ -108,6 +188,27 @@ fn chain_e2e_prove_accepts_once_and_rejects_tampering() {
     ]);
     let proofs = ProofsFile::read(&proofs_path).unwrap();
     assert_eq!(proofs.batches.len(), 2);
+
+    // A regulator, and bundles of one site of each batch sealed to it from the private output
+    // that `prove` wrote beside the proofs file.
+    let regulator_key = work.path().join("regulator.key");
+    let regulator_pub = cli::ok(&["regulator", "keygen", "--out", s(&regulator_key)]);
+    let regulator_pub = regulator_pub.trim();
+    assert_eq!(regulator_pub.len(), 64, "{regulator_pub}");
+    let private = PrivateOutput::read(&default_private_output_path(&proofs_path)).unwrap();
+    let site_in = |batch: u64| {
+        private
+            .sites
+            .iter()
+            .find(|site| site.batch_index == batch)
+            .unwrap()
+            .site_id
+    };
+    let (site0, site1) = (site_in(0), site_in(1));
+    let bundle0 = work.path().join("site0.bundle");
+    let bundle1 = work.path().join("site1.bundle");
+    disclose(&proofs_path, site0, regulator_pub, &bundle0, &[]);
+    disclose(&proofs_path, site1, regulator_pub, &bundle1, &[]);
     let source = std::fs::read_to_string(&verifier_sol).unwrap();
     let code = toolchain::compile_verifier(&contracts, &source).unwrap();
 
@@ -129,9 +230,19 @@ fn chain_e2e_prove_accepts_once_and_rejects_tampering() {
             chain.sender().to_string(),
             "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
         );
-        let d = chain.deploy(code, &VaultParams::default()).await.unwrap();
+        let d = chain
+            .deploy(code.clone(), &VaultParams::default())
+            .await
+            .unwrap();
+        let oracle = d.oracle.to_string();
         let (inputs0, proof0) = batch_words(&proofs.batches[0]).unwrap();
         let (inputs1, proof1) = batch_words(&proofs.batches[1]).unwrap();
+        // Nothing on chain yet: a bundle is refused, naming the link that is missing. (The
+        // `gridproof` processes block this thread; only they talk to anvil meanwhile.)
+        let verify = |bundle: &Path, oracle: &str, why: Option<&str>| {
+            verify_on_chain(&keys, bundle, &regulator_key, &endpoint, oracle, why)
+        };
+        verify(&bundle0, &oracle, Some("epoch 20300 was never opened"));
         let opening = EpochOpening::from_inputs(&inputs0, 2).unwrap();
         chain.open_epoch(d.oracle, &opening).await.unwrap();
 
@@ -198,6 +309,24 @@ fn chain_e2e_prove_accepts_once_and_rejects_tampering() {
             |e| matches!(e, RevenueOracleErrors::BatchAlreadyAccepted(_)),
         );
 
+        // Batch 0 is on chain, batch 1 not yet: site 0's bundle matches the chain, site 1's is
+        // refused.
+        let stdout = verify(&bundle0, &oracle, None);
+        assert!(
+            stdout.contains(&format!(
+                "ok          public record: RevenueOracle {oracle} on chain 31337: registry \
+                 root, schedule and interval of epoch 20300 as published; batch 0 accepted in \
+                 transaction {} with these totals and readings root",
+                first.tx.tx_hash
+            )),
+            "{stdout}"
+        );
+        verify(
+            &bundle1,
+            &oracle,
+            Some("batch 1 of epoch 20300 was not accepted"),
+        );
+
         // The last batch finalizes the epoch with the sum of the batches' totals.
         let last = chain.submit_batch(d.oracle, inputs1, proof1).await.unwrap();
         let energy = inputs0[3] + inputs1[3];
@@ -227,6 +356,65 @@ fn chain_e2e_prove_accepts_once_and_rejects_tampering() {
                 if matches!(*reason, SGridVaultErrors::YieldAlreadyReleased(_)) => {}
             other => panic!("a second release must be refused, got {other:?}"),
         }
+
+        // Batch 1 on chain: the bundle refused above now matches.
+        let stdout = verify(&bundle1, &oracle, None);
+        assert!(
+            stdout.contains("batch 1 accepted in transaction") && stdout.contains(&oracle),
+            "{stdout}"
+        );
+        // Another address: a contract that is not the oracle (the verifier), an address
+        // without code, another RevenueOracle that never heard of the epoch.
+        verify(
+            &bundle0,
+            &d.verifier.to_string(),
+            Some(&format!("from RevenueOracle {}: epochConfig:", d.verifier)),
+        );
+        let nobody = "0x000000000000000000000000000000000000dEaD";
+        verify(
+            &bundle0,
+            nobody,
+            Some("no contract at the oracle address 0x000000000000000000000000000000000000dEaD"),
+        );
+        let other = chain.deploy(code, &VaultParams::default()).await.unwrap();
+        verify(
+            &bundle0,
+            &other.oracle.to_string(),
+            Some(&format!(
+                "RevenueOracle {} on chain 31337: epoch 20300 was never opened",
+                other.oracle
+            )),
+        );
+        // A bundle naming its batch's transaction matches; naming another one is refused.
+        let named0 = work.path().join("site0-tx.bundle");
+        let tx0 = first.tx.tx_hash.to_string();
+        let tx1 = last.tx.tx_hash.to_string();
+        disclose(
+            &proofs_path,
+            site0,
+            regulator_pub,
+            &named0,
+            &["--tx-hash", &tx0],
+        );
+        let stdout = verify(&named0, &oracle, None);
+        assert!(
+            stdout.contains(&format!("  transaction: {tx0}")),
+            "{stdout}"
+        );
+        disclose(
+            &proofs_path,
+            site0,
+            regulator_pub,
+            &named0,
+            &["--tx-hash", &tx1],
+        );
+        verify(
+            &named0,
+            &oracle,
+            Some(&format!(
+                "batch 0 was accepted in transaction {tx0}, the bundle names {tx1}"
+            )),
+        );
     };
     runtime
         .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(300), steps).await })

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 #[macro_use]
 mod support;
+use support::cli;
 use support::db::TestDb;
 use support::proving::{
     closed_epoch, config, keys, location, run_until_idle, salt, INTERVAL_SECONDS, LOCATION_KEY,
@@ -31,6 +32,7 @@ use support::proving::{
 both_backends!(
     a_granted_disclosure_reaches_its_regulator_alone,
     requests_and_decisions_are_refused_when_they_must_be,
+    regulator_tokens_from_the_command_line_and_the_regulator_list,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -800,4 +802,255 @@ async fn requests_and_decisions_are_refused_when_they_must_be(db: &TestDb) {
     let secrets = secrets_of(&[201, 202]);
     assert_no_secret("a response body", &bodies, &secrets);
     assert_no_secret("the logs", &captured_logs(), &secrets);
+}
+
+/// `gridproof token create ARGS --database-url` of `db` (run off the async workers).
+async fn token_create(db: &TestDb, args: &[&str]) -> std::process::Output {
+    let mut all: Vec<String> = ["token", "create", "--database-url"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    all.insert(3, db.database_url());
+    all.extend(args.iter().map(|a| a.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = all.iter().map(String::as_str).collect();
+        cli::gridproof(&args)
+    })
+    .await
+    .unwrap()
+}
+
+/// Asserts a clean refusal (exit status 1 or 2, no panic) whose stderr holds `needle`.
+#[track_caller]
+fn assert_refused(out: &std::process::Output, needle: &str) {
+    let stderr = cli::text(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(1) | Some(2)),
+        "should fail cleanly, exited with {}: {stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    assert!(out.stdout.is_empty(), "{}", cli::text(&out.stdout));
+}
+
+async fn regulator_tokens_from_the_command_line_and_the_regulator_list(db: &TestDb) {
+    logs();
+    let store = &db.store;
+    let epoch = 30_300;
+    closed_epoch(store, epoch, &[301], &[301], 3).await;
+    let t = tokens(store).await;
+    let srv = Server::start(store).await;
+
+    // GET /v1/regulators: admins only, never a token.
+    let got = srv
+        .call(Method::GET, "/v1/regulators", &t.admin, None)
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.2);
+    assert_eq!(got.2, json!({ "items": [] }));
+    let a = register_regulator(&srv, &t.admin, "State PUC").await;
+    let b = register_regulator(&srv, &t.admin, "FERC Office of Enforcement").await;
+    let got = srv
+        .call(Method::GET, "/v1/regulators", &t.admin, None)
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.2);
+    let items = got.2["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", got.2);
+    for (item, reg) in items.iter().zip([&a, &b]) {
+        let mut keys: Vec<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["created_at_ms", "id", "name", "public_key"],
+            "{item}"
+        );
+        assert_eq!(item["name"], reg.name.as_str());
+        assert_eq!(item["public_key"], reg.secret.public_key().to_hex());
+        assert!(item["created_at_ms"].as_i64().unwrap() > 0, "{item}");
+    }
+    let listed = got.2.to_string();
+    assert!(
+        !listed.contains(&a.token) && !listed.contains("gp_"),
+        "{listed}"
+    );
+    let a_id = items[0]["id"].as_i64().unwrap();
+    let b_id = items[1]["id"].as_i64().unwrap();
+    assert!(a_id < b_id, "oldest first: {listed}");
+    for token in [&t.operator, &t.protocol, &a.token, &t.unbound_regulator] {
+        let got = srv.call(Method::GET, "/v1/regulators", token, None).await;
+        let problem = assert_problem(&got, 403, "forbidden");
+        assert!(!problem.to_string().contains("State PUC"), "{problem}");
+    }
+    let resp = srv
+        .client
+        .get(format!("{}/v1/regulators", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // ... and it is in the OpenAPI document, beside the registration.
+    let doc: Value = srv
+        .client
+        .get(format!("{}/openapi.json", srv.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let route = &doc["paths"]["/v1/regulators"];
+    assert!(route.get("post").is_some(), "{route}");
+    assert_eq!(
+        route["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/RegulatorList",
+        "{route}"
+    );
+    assert!(route["get"]["responses"].get("403").is_some(), "{route}");
+    assert!(doc["components"]["schemas"].get("RegulatorView").is_some());
+
+    // `token create --role regulator` needs --regulator, of a registered regulator; other
+    // roles refuse it. A refusal writes nothing.
+    let audit_before = store.audit_size().await.unwrap();
+    let tokens_before = store.list_tokens().await.unwrap().len();
+    let a_arg = a_id.to_string();
+    let out = token_create(db, &["--role", "regulator"]).await;
+    assert_refused(&out, "--role regulator needs --regulator ID");
+    for role in ["admin", "protocol"] {
+        let out = token_create(db, &["--role", role, "--regulator", &a_arg]).await;
+        assert_refused(
+            &out,
+            &format!("--regulator is only for --role regulator, not {role}"),
+        );
+    }
+    let out = token_create(
+        db,
+        &[
+            "--role",
+            "operator",
+            "--operator",
+            "x",
+            "--regulator",
+            &a_arg,
+        ],
+    )
+    .await;
+    assert_refused(&out, "--regulator is only for --role regulator");
+    let out = token_create(db, &["--role", "regulator", "--regulator", "999"]).await;
+    assert_refused(&out, "no regulator 999 is registered");
+    for bad in ["0", "-1", "abc", ""] {
+        let arg = format!("--regulator={bad}");
+        let out = token_create(db, &["--role", "regulator", &arg]).await;
+        assert_refused(&out, "invalid value");
+    }
+    assert_eq!(store.audit_size().await.unwrap(), audit_before);
+    assert_eq!(store.list_tokens().await.unwrap().len(), tokens_before);
+    assert_eq!(store.operator_by_name("x").await.unwrap(), None);
+
+    // A second token of regulator A, from the command line: it acts for A.
+    let out = token_create(
+        db,
+        &[
+            "--role",
+            "regulator",
+            "--regulator",
+            &a_arg,
+            "--label",
+            "second desk",
+        ],
+    )
+    .await;
+    let stderr = cli::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("for regulator {a_id} (\"State PUC\")")),
+        "{stderr}"
+    );
+    let second = cli::text(&out.stdout).trim().to_string();
+    assert!(second.starts_with("gp_") && second.len() == 67, "{second}");
+    assert!(!stderr.contains(&second), "the secret is on stdout only");
+    let id = ask(&srv, &second, 301, epoch).await;
+    let got = srv
+        .call(Method::GET, &format!("/v1/disclosures/{id}"), &second, None)
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.2);
+    assert_eq!(got.2["regulator"], "State PUC");
+    // The request is regulator A's: its first token sees it, B's does not.
+    let got = srv
+        .call(
+            Method::GET,
+            &format!("/v1/disclosures/{id}"),
+            &a.token,
+            None,
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.2);
+    let got = srv
+        .call(
+            Method::GET,
+            &format!("/v1/disclosures/{id}"),
+            &b.token,
+            None,
+        )
+        .await;
+    assert_problem(&got, 404, "not-found");
+    // Without --label, the route's label.
+    let out = token_create(
+        db,
+        &["--role", "regulator", "--regulator", &b_id.to_string()],
+    )
+    .await;
+    assert!(out.status.success(), "{}", cli::text(&out.stderr));
+    let third = cli::text(&out.stdout).trim().to_string();
+    let got = srv
+        .call(
+            Method::POST,
+            "/v1/disclosures",
+            &third,
+            Some(&request_body(301, epoch)),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.2);
+    assert_eq!(got.2["regulator"], b.name.as_str());
+
+    // Both creations are in the store and the audit log, with the regulator, without secrets.
+    let made: Vec<_> = store.list_tokens().await.unwrap();
+    let labels: Vec<&str> = made[tokens_before..]
+        .iter()
+        .map(|t| {
+            assert_eq!(t.role, Role::Regulator);
+            assert_eq!(t.operator_id, None);
+            t.label.as_str()
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        ["second desk", "regulator FERC Office of Enforcement"]
+    );
+    let size = store.audit_size().await.unwrap();
+    let entries = store.audit_entries(audit_before, size).await.unwrap();
+    let created: Vec<Value> = entries
+        .iter()
+        .filter(|e| e.kind.as_str() == "token_created")
+        .map(|e| {
+            assert_eq!(e.actor, None, "made on the command line");
+            let leaf = e.leaf();
+            assert!(!leaf.contains(&second) && !leaf.contains(&third), "{leaf}");
+            serde_json::from_str(&e.details_json).unwrap()
+        })
+        .collect();
+    assert_eq!(created.len(), 2, "{entries:?}");
+    assert_eq!(created[0]["role"], "regulator");
+    assert_eq!(created[0]["regulator_id"], a_id);
+    assert_eq!(created[0]["label"], "second desk");
+    assert_eq!(created[0]["token_id"], made[tokens_before].id.0);
+    assert_eq!(created[1]["regulator_id"], b_id);
+
+    let bodies = srv.all_bodies();
+    srv.stop().await;
+    assert_no_secret("a response body", &bodies, &secrets_of(&[301]));
 }

@@ -187,7 +187,9 @@ pub fn verify_disclosure(
     args: &super::verify::VerifyArgs,
     bundle_path: &Path,
 ) -> Result<(), CliError> {
-    use gridproof_prover::disclosure::{check, open, DisclosureVerifier, Outcome, PublicRecord};
+    use gridproof_prover::disclosure::{
+        check, open, Check, DisclosureVerifier, Outcome, PublicRecord,
+    };
     use gridproof_prover::fs::{read_bounded, BoundedReadError};
     use gridproof_prover::{load_verifying_key, read_manifest};
     use std::time::Instant;
@@ -228,6 +230,9 @@ pub fn verify_disclosure(
     let fetching = Instant::now();
     let proofs;
     let chain;
+    // A chain that cannot be read (no contract at --oracle, not a RevenueOracle, endpoint down)
+    // is a broken "public record" link: every other link is still checked and listed.
+    let mut unreadable = None;
     let public = match (&args.proofs, &args.rpc_url, &args.oracle) {
         (Some(path), _, _) => {
             proofs = ProofsFile::read(path)?;
@@ -238,20 +243,38 @@ pub fn verify_disclosure(
                 .parse()
                 .map_err(|e| CliError::Input(format!("--oracle: not an address: {e}")))?;
             let rt = super::serve::runtime()?;
-            chain = rt.block_on(crate::chain::read::read_oracle_batch(
+            match rt.block_on(crate::chain::read::read_oracle_batch(
                 url,
                 oracle,
                 bundle.epoch,
                 bundle.batch.batch_index,
-            ))?;
-            Some(PublicRecord::Chain(&chain))
+            )) {
+                Ok(read) => {
+                    chain = read;
+                    Some(PublicRecord::Chain(&chain))
+                }
+                Err(e) => {
+                    unreadable = Some(format!(
+                        "cannot read batch {} of epoch {} from RevenueOracle {oracle}: {e}",
+                        bundle.batch.batch_index, bundle.epoch
+                    ));
+                    None
+                }
+            }
         }
         _ => None,
     };
     let record_ms = ms(fetching);
 
     let checking = Instant::now();
-    let report = check(&bundle, &binding, &verifier, public, now_unix());
+    let mut report = check(&bundle, &binding, &verifier, public, now_unix());
+    if let Some(why) = unreadable {
+        for r in &mut report.results {
+            if r.check == Check::PublicRecord {
+                r.outcome = Outcome::Failed(why.clone());
+            }
+        }
+    }
     let check_ms = ms(checking);
     let after_keys_ms = ms(started);
 

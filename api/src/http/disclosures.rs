@@ -42,7 +42,10 @@ pub const MAX_TEXT_CHARS: usize = 1000;
 /// The routes of this resource.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/regulators", post(register_regulator))
+        .route(
+            "/v1/regulators",
+            post(register_regulator).get(list_regulators),
+        )
         .route("/v1/disclosures", post(request))
         .route("/v1/disclosures/{id}", get(show))
         .route("/v1/disclosures/{id}/grant", post(grant))
@@ -81,6 +84,26 @@ pub struct RegulatorCreated {
     pub token: String,
     /// When it was registered (Unix ms).
     pub created_at_ms: i64,
+}
+
+/// A registered regulator as `GET /v1/regulators` lists it (never a token).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegulatorView {
+    /// Its id (what `gridproof token create --role regulator --regulator ID` takes).
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// The X25519 public key its bundles are sealed to, 64 hex characters.
+    pub public_key: String,
+    /// When it was registered (Unix ms).
+    pub created_at_ms: i64,
+}
+
+/// `GET /v1/regulators`: every registered regulator, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegulatorList {
+    /// The regulators.
+    pub items: Vec<RegulatorView>,
 }
 
 /// `POST /v1/disclosures`: what a regulator asks for.
@@ -440,6 +463,37 @@ pub async fn register_regulator(
             created_at_ms: made.regulator.created_at_ms,
         }),
     ))
+}
+
+/// Lists the registered regulators (admins only): ids, names, public keys, registration
+/// times; never a token.
+#[utoipa::path(
+    get, path = "/v1/regulators", tag = "disclosures",
+    responses(
+        (status = 200, description = "Every registered regulator, oldest first", body = RegulatorList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_regulators(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<RegulatorList>, DisclosureProblem> {
+    caller.require(&[Role::Admin], "list regulators")?;
+    let items = state
+        .store
+        .list_regulators()
+        .await?
+        .into_iter()
+        .map(|r| RegulatorView {
+            id: r.id.0,
+            name: r.name,
+            public_key: hex::encode(r.public_key),
+            created_at_ms: r.created_at_ms,
+        })
+        .collect();
+    Ok(Json(RegulatorList { items }))
 }
 
 /// An X25519 public key as 64 hex characters (upper or lower case).

@@ -291,6 +291,19 @@ fn expires_to_db(expires_at_s: u64) -> Result<i64, StoreError> {
         .ok_or_else(|| StoreError::Invalid(format!("expiry {expires_at_s} is out of range")))
 }
 
+/// The `token_created` entry of a regulator token: [`AuditEvent::token_created`]'s details and
+/// the regulator it is bound to (who may ask for disclosures on whose behalf is public).
+fn regulator_token_created(
+    actor: Option<TokenId>,
+    token: TokenId,
+    regulator_id: i64,
+    label: &str,
+) -> AuditEvent {
+    let mut event = AuditEvent::token_created(actor, token, Role::Regulator, None, label);
+    event.details["regulator_id"] = json!(regulator_id);
+    event
+}
+
 impl Store {
     /// Registers a regulator with its X25519 public key and makes a token of role regulator
     /// bound to it, by the admin token `actor`, in one transaction with its audit entries (the
@@ -340,14 +353,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                     let events = [
-                        AuditEvent::token_created(
-                            actor,
-                            TokenId(token_id),
-                            Role::Regulator,
-                            None,
-                            &label,
-                        )
-                        .prepare()?,
+                        regulator_token_created(actor, TokenId(token_id), id, &label).prepare()?,
                         AuditEvent::new(
                             AuditKind::RegulatorRegistered,
                             actor,
@@ -380,6 +386,76 @@ impl Store {
         })
     }
 
+    /// Makes another token of role regulator bound to the registered regulator `regulator`
+    /// (`gridproof token create --role regulator --regulator ID`: a second holder, or a
+    /// replacement for a lost token), by `actor`, in one transaction with its binding in
+    /// `regulator_tokens` and its `token_created` audit entry, as [`Store::create_regulator`]
+    /// does for the first token. An empty `label` becomes `regulator NAME`, the route's label.
+    /// Returns the regulator, the token's id and its secret (not stored: show it once). An
+    /// unregistered regulator is [`StoreError::NotFound`], and nothing is written.
+    pub async fn create_regulator_token(
+        &self,
+        actor: Option<TokenId>,
+        regulator: RegulatorId,
+        label: &str,
+    ) -> Result<(Regulator, TokenId, String), StoreError> {
+        let secret = generate_token_secret();
+        let hash = token_sha256(&secret);
+        let now = unix_ms();
+        let made: Option<(RegulatorRow, i64)> = write_tx!(self, |tx, _pg| {
+            let row: Option<RegulatorRow> = sqlx::query_as(
+                "SELECT id, name, public_key, created_at_ms FROM regulators WHERE id = $1",
+            )
+            .bind(regulator.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match row {
+                None => None,
+                Some(row) => {
+                    let label = if label.is_empty() {
+                        format!("regulator {}", row.name)
+                    } else {
+                        label.to_string()
+                    };
+                    let token_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO api_tokens (token_sha256, role, operator_id, label, \
+                         created_at_ms) VALUES ($1, $2, NULL, $3, $4) RETURNING id",
+                    )
+                    .bind(&hash[..])
+                    .bind(Role::Regulator.as_str())
+                    .bind(&label)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO regulator_tokens (token_id, regulator_id) VALUES ($1, $2)",
+                    )
+                    .bind(token_id)
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    let event = regulator_token_created(actor, TokenId(token_id), row.id, &label);
+                    append_in_tx(&mut *tx, &[event.prepare()?]).await?;
+                    Some((row, token_id))
+                }
+            }
+        });
+        let (row, token_id) = made.ok_or_else(|| StoreError::NotFound {
+            what: format!("regulator {}", regulator.0),
+        })?;
+        Ok((row.into_regulator()?, TokenId(token_id), secret))
+    }
+
+    /// Every registered regulator, oldest first (their tokens are not part of it).
+    pub async fn list_regulators(&self) -> Result<Vec<Regulator>, StoreError> {
+        let rows: Vec<RegulatorRow> = read_pool!(self, |pool, _pg| {
+            sqlx::query_as("SELECT id, name, public_key, created_at_ms FROM regulators ORDER BY id")
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(RegulatorRow::into_regulator).collect()
+    }
+
     /// The regulator `id`, if registered.
     pub async fn regulator(&self, id: RegulatorId) -> Result<Option<Regulator>, StoreError> {
         let row: Option<RegulatorRow> = read_pool!(self, |pool, _pg| {
@@ -393,8 +469,8 @@ impl Store {
         row.map(RegulatorRow::into_regulator).transpose()
     }
 
-    /// The regulator a token is bound to, if any (a regulator token made with `gridproof token
-    /// create` is bound to none and can ask for nothing).
+    /// The regulator a token is bound to, if any (a regulator token made without a binding, as
+    /// [`Store::create_token`] makes them, can ask for nothing).
     pub async fn regulator_of_token(
         &self,
         token: TokenId,

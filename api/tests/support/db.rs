@@ -67,6 +67,27 @@ impl TestDb {
         matches!(self.backend, TestBackend::Postgres(_))
     }
 
+    /// The database as `DATABASE_URL` / `--database-url` of a `gridproof` process names it (the
+    /// SQLite file's path, or `GRIDPROOF_TEST_DATABASE_URL`'s server with this test's database).
+    pub fn database_url(&self) -> String {
+        match &self.backend {
+            TestBackend::Sqlite(path) => path.display().to_string(),
+            TestBackend::Postgres(g) => {
+                // The server's URL with this database as its path (a query string is kept).
+                let server = server_url();
+                let (base, query) = match server.split_once('?') {
+                    Some((base, query)) => (base, format!("?{query}")),
+                    None => (server.as_str(), String::new()),
+                };
+                let authority = base.find("://").map_or(0, |i| i + 3);
+                let path = base[authority..]
+                    .find('/')
+                    .map_or(base.len(), |i| authority + i);
+                format!("{}/{}{query}", &base[..path], g.name)
+            }
+        }
+    }
+
     /// Another store on the same database (another process or machine).
     pub async fn reopen(&self) -> Store {
         match &self.backend {
@@ -142,9 +163,14 @@ pub async fn sqlite_db() -> TestDb {
     }
 }
 
+/// The server the PostgreSQL variants run on.
+fn server_url() -> String {
+    std::env::var("GRIDPROOF_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.into())
+}
+
 /// A fresh PostgreSQL database, or `None` (after a loud SKIP line) when no server answers.
 pub async fn postgres_db(test: &str) -> Option<TestDb> {
-    let url = std::env::var("GRIDPROOF_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.into());
+    let url = server_url();
     let admin = PgConnectOptions::from_str(&url).expect("GRIDPROOF_TEST_DATABASE_URL parses");
     let connect = tokio::time::timeout(
         Duration::from_secs(5),
