@@ -12,19 +12,15 @@
 //!   the on-chain size, which a client without an old head cannot see otherwise) and a head
 //!   on-chain signed by another key are each detected, with a non-zero exit naming the check.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::Address;
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use gridproof_api::audit::{AuditKey, AuditKind};
 use gridproof_api::chain::bindings::{Groth16Verifier, RevenueOracle};
-use gridproof_api::chain::{
-    read_audit_head, Anvil, Chain, OnChainAuditHead, VaultParams, ANVIL_DEV_PRIVATE_KEY,
-};
+use gridproof_api::chain::{read_audit_head, OnChainAuditHead};
 use gridproof_api::cli::serve::{start_service, RunningService};
 use gridproof_api::http::{AppState, HttpConfig};
 use gridproof_api::publisher::{AuditHeadProgress, Publisher, PublisherConfig};
@@ -35,14 +31,11 @@ use serde_json::json;
 
 #[macro_use]
 mod support;
+use support::chain::TestChain;
 use support::cli::{gridproof, text};
 use support::db::TestDb;
 
 both_backends!(a_published_head_catches_a_rewritten_log);
-
-fn contracts_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../verifier-contract")
-}
 
 fn event(i: u64) -> AuditEvent {
     AuditEvent::new(
@@ -52,35 +45,10 @@ fn event(i: u64) -> AuditEvent {
     )
 }
 
-/// anvil with the protocol deployed by its first account (admin and registrar of the oracle).
-struct TestChain {
-    anvil: Anvil,
-    deployer: Chain,
-    oracle: Address,
-}
-
+/// The audit tests' own calls on the chain.
 impl TestChain {
-    async fn start() -> TestChain {
-        let anvil =
-            Anvil::start(&contracts_dir()).expect("anvil from verifier-contract/node_modules");
-        let deployer = Chain::connect(&anvil.endpoint(), ANVIL_DEV_PRIVATE_KEY)
-            .await
-            .unwrap();
-        let d = deployer
-            .deploy(Groth16Verifier::BYTECODE.clone(), &VaultParams::default())
-            .await
-            .unwrap();
-        TestChain {
-            anvil,
-            deployer,
-            oracle: d.oracle,
-        }
-    }
-
-    fn config(&self, audit_head_interval: Duration) -> PublisherConfig {
-        let mut c = PublisherConfig::new(self.anvil.endpoint(), ANVIL_DEV_PRIVATE_KEY, self.oracle);
-        c.confirmations = 1;
-        c.poll_interval = Duration::from_millis(100);
+    fn config_with(&self, audit_head_interval: Duration) -> PublisherConfig {
+        let mut c = self.config();
         c.audit_head_interval = audit_head_interval;
         c
     }
@@ -220,7 +188,7 @@ async fn expect_failure(
 }
 
 async fn a_published_head_catches_a_rewritten_log(db: &TestDb) {
-    let chain = TestChain::start().await;
+    let chain = TestChain::start(Groth16Verifier::BYTECODE.clone()).await;
     let store = &db.store;
     store
         .append_audit_batch(&(0..5).map(event).collect::<Vec<_>>())
@@ -236,7 +204,7 @@ async fn a_published_head_catches_a_rewritten_log(db: &TestDb) {
 
     // 1. The service's publisher anchors the head, then the grown log's head. (The service runs
     // on its own handle of the database: stopping it closes that one.)
-    let publisher = Publisher::connect(db.reopen().await, chain.config(Duration::ZERO))
+    let publisher = Publisher::connect(db.reopen().await, chain.config_with(Duration::ZERO))
         .await
         .unwrap();
     let running = service(
@@ -289,7 +257,7 @@ async fn a_published_head_catches_a_rewritten_log(db: &TestDb) {
     // database, not in the process).
     store.append_audit(&event(8)).await.unwrap();
     let nonce = chain.nonce().await;
-    let paced = Publisher::connect(store.clone(), chain.config(Duration::from_secs(3600)))
+    let paced = Publisher::connect(store.clone(), chain.config_with(Duration::from_secs(3600)))
         .await
         .unwrap()
         .with_audit_key(Arc::new(AuditKey::from_seed(&seed)));
@@ -301,7 +269,7 @@ async fn a_published_head_catches_a_rewritten_log(db: &TestDb) {
     // transaction to its receipt and sends nothing else.
     chain.rpc("evm_setAutomine", json!([false])).await;
     let due = || async {
-        Publisher::connect(store.clone(), chain.config(Duration::ZERO))
+        Publisher::connect(store.clone(), chain.config_with(Duration::ZERO))
             .await
             .unwrap()
             .with_audit_key(Arc::new(AuditKey::from_seed(&seed)))

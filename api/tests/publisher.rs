@@ -18,7 +18,6 @@
 //!   histograms.
 
 use std::future::pending;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -27,10 +26,8 @@ use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use gridproof_api::chain::bindings::RevenueOracle;
-use gridproof_api::chain::{
-    batch_words, toolchain, Anvil, Chain, EpochOpening, VaultParams, ANVIL_DEV_PRIVATE_KEY,
-};
-use gridproof_api::publisher::{EpochProgress, Publisher, PublisherConfig};
+use gridproof_api::chain::{batch_words, toolchain, Chain, EpochOpening};
+use gridproof_api::publisher::{EpochProgress, Publisher};
 use gridproof_api::store::{
     BatchStatus, CloseOutcome, EpochStatus, LocationCipher, LocationSecret, NewEpoch,
     NewInstallation, NewReading, PublicationKind, PublicationState, ReadingOutcome, Store,
@@ -67,50 +64,16 @@ fn keys_and_verifier() -> &'static (Arc<Keys>, alloy::primitives::Bytes) {
     })
 }
 
-fn contracts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../verifier-contract")
-}
-
 fn cipher() -> Arc<LocationCipher> {
     Arc::new(LocationCipher::from_key(&LOCATION_KEY))
 }
 
 mod support;
+use support::chain::{contracts_dir, TestChain};
 use support::db::{postgres_db, sqlite_db, TestDb};
 
-/// anvil with the protocol deployed by its first account (admin and registrar of the oracle).
-struct TestChain {
-    anvil: Anvil,
-    oracle: Address,
-    deployer: Chain,
-}
-
+/// The publisher's tests' own calls on the chain.
 impl TestChain {
-    async fn start() -> TestChain {
-        let anvil =
-            Anvil::start(&contracts_dir()).expect("anvil from verifier-contract/node_modules");
-        let deployer = Chain::connect(&anvil.endpoint(), ANVIL_DEV_PRIVATE_KEY)
-            .await
-            .unwrap();
-        let code = keys_and_verifier().1.clone();
-        let d = deployer
-            .deploy(code, &VaultParams::default())
-            .await
-            .unwrap();
-        TestChain {
-            anvil,
-            oracle: d.oracle,
-            deployer,
-        }
-    }
-
-    fn config(&self) -> PublisherConfig {
-        let mut c = PublisherConfig::new(self.anvil.endpoint(), ANVIL_DEV_PRIVATE_KEY, self.oracle);
-        c.confirmations = 1;
-        c.poll_interval = Duration::from_millis(100);
-        c
-    }
-
     async fn rpc(&self, method: &'static str, params: serde_json::Value) -> serde_json::Value {
         self.deployer
             .provider()
@@ -552,7 +515,7 @@ async fn all_scenarios(db: &TestDb) {
     if let Err(e) = toolchain::foundry_binary(&contracts_dir(), "anvil") {
         panic!("the publisher test needs the npm Foundry toolchain: {e}");
     }
-    let chain = TestChain::start().await;
+    let chain = TestChain::start(keys_and_verifier().1.clone()).await;
     tokio::time::timeout(Duration::from_secs(240), async {
         a_proved_epoch_is_published_to_final(db, &chain).await;
         a_restarted_publisher_does_not_send_twice(db, &chain).await;

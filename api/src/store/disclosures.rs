@@ -304,6 +304,30 @@ fn regulator_token_created(
     event
 }
 
+/// Inserts a token of role regulator and its binding to a regulator in the open transaction
+/// `tx` (the `write_tx!` body is written once for both backends, so this is a macro too) and
+/// gives the token's id: what registering a regulator and `token create --regulator` share.
+macro_rules! insert_regulator_token {
+    ($tx:ident, $hash:expr, $label:expr, $now:expr, $regulator_id:expr) => {{
+        let token_id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_tokens (token_sha256, role, operator_id, label, created_at_ms) \
+             VALUES ($1, $2, NULL, $3, $4) RETURNING id",
+        )
+        .bind(&$hash[..])
+        .bind(Role::Regulator.as_str())
+        .bind($label)
+        .bind($now)
+        .fetch_one(&mut *$tx)
+        .await?;
+        sqlx::query("INSERT INTO regulator_tokens (token_id, regulator_id) VALUES ($1, $2)")
+            .bind(token_id)
+            .bind($regulator_id)
+            .execute(&mut *$tx)
+            .await?;
+        token_id
+    }};
+}
+
 impl Store {
     /// Registers a regulator with its X25519 public key and makes a token of role regulator
     /// bound to it, by the admin token `actor`, in one transaction with its audit entries (the
@@ -335,23 +359,7 @@ impl Store {
             match id {
                 None => None,
                 Some(id) => {
-                    let token_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO api_tokens (token_sha256, role, operator_id, label, \
-                         created_at_ms) VALUES ($1, $2, NULL, $3, $4) RETURNING id",
-                    )
-                    .bind(&hash[..])
-                    .bind(Role::Regulator.as_str())
-                    .bind(&label)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO regulator_tokens (token_id, regulator_id) VALUES ($1, $2)",
-                    )
-                    .bind(token_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                    let token_id = insert_regulator_token!(tx, hash, &label, now, id);
                     let events = [
                         regulator_token_created(actor, TokenId(token_id), id, &label).prepare()?,
                         AuditEvent::new(
@@ -417,23 +425,7 @@ impl Store {
                     } else {
                         label.to_string()
                     };
-                    let token_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO api_tokens (token_sha256, role, operator_id, label, \
-                         created_at_ms) VALUES ($1, $2, NULL, $3, $4) RETURNING id",
-                    )
-                    .bind(&hash[..])
-                    .bind(Role::Regulator.as_str())
-                    .bind(&label)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO regulator_tokens (token_id, regulator_id) VALUES ($1, $2)",
-                    )
-                    .bind(token_id)
-                    .bind(row.id)
-                    .execute(&mut *tx)
-                    .await?;
+                    let token_id = insert_regulator_token!(tx, hash, &label, now, row.id);
                     let event = regulator_token_created(actor, TokenId(token_id), row.id, &label);
                     append_in_tx(&mut *tx, &[event.prepare()?]).await?;
                     Some((row, token_id))

@@ -3,5 +3,6 @@
 
 #[macro_use]
 pub mod db;
+pub mod chain;
 pub mod cli;
 pub mod proving;
