@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 mod support;
 use support::cli;
 use support::db::TestDb;
+use support::http::{assert_problem, Reply};
 use support::proving::{
     closed_epoch, config, keys, location, run_until_idle, salt, INTERVAL_SECONDS, LOCATION_KEY,
     OPERATOR, SLOTS,
@@ -108,8 +109,6 @@ struct Server {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
-type Reply = (StatusCode, reqwest::header::HeaderMap, Value);
-
 impl Server {
     /// The API over `store`, knowing the proving keys' shape (as `serve --keys` does).
     async fn start(store: &Store) -> Server {
@@ -192,32 +191,6 @@ impl Server {
             task.await.unwrap().unwrap();
         }
     }
-}
-
-/// Asserts an RFC 9457 problem of `status` and type slug `slug`; returns the body.
-#[track_caller]
-fn assert_problem(got: &Reply, status: u16, slug: &str) -> Value {
-    let (s, headers, body) = got;
-    assert_eq!(s.as_u16(), status, "{body}");
-    assert_eq!(
-        headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-        "application/problem+json",
-        "{body}"
-    );
-    assert_eq!(
-        body["type"].as_str().unwrap_or(""),
-        format!("urn:gridproof:problem:{slug}"),
-        "{body}"
-    );
-    assert_eq!(body["status"], status, "{body}");
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{body}"
-    );
-    body.clone()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 #[macro_use]
 mod support;
 use support::db::TestDb;
+use support::http::assert_problem;
 
 both_backends!(
     tokens_and_roles_are_enforced,
@@ -146,41 +147,6 @@ impl Server {
             task.await.unwrap().unwrap();
         }
     }
-}
-
-/// Asserts an RFC 9457 problem of `status` and type slug `slug`; returns the body.
-#[track_caller]
-fn assert_problem(
-    got: &(StatusCode, reqwest::header::HeaderMap, Value),
-    status: u16,
-    slug: &str,
-) -> Value {
-    let (s, headers, body) = got;
-    assert_eq!(s.as_u16(), status, "{body}");
-    assert_eq!(
-        headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-        "application/problem+json",
-        "{body}"
-    );
-    let type_uri = body["type"].as_str().unwrap_or("");
-    if slug == "about:blank" {
-        assert_eq!(type_uri, "about:blank", "{body}");
-    } else {
-        assert_eq!(type_uri, format!("urn:gridproof:problem:{slug}"), "{body}");
-    }
-    assert!(
-        body["title"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    assert_eq!(body["status"], status, "{body}");
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{body}"
-    );
-    body.clone()
 }
 
 // ---------------------------------------------------------------------------------------------

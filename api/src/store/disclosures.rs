@@ -626,20 +626,8 @@ impl Store {
         } else {
             false
         };
-        let found = self
-            .disclosure(id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: format!("disclosure {id}"),
-            })?;
-        if changed {
-            return Ok(found);
-        }
-        Err(StoreError::State {
-            what: format!("disclosure {id}"),
-            actual: found.state_at(now_s).to_string(),
-            expected: "pending".into(),
-        })
+        self.after_guarded_update(id, changed, now_s, "pending")
+            .await
     }
 
     /// Counts a bundle download by the regulator token `by` of a granted, unexpired request (at
@@ -678,6 +666,20 @@ impl Store {
         } else {
             false
         };
+        self.after_guarded_update(id, changed, now_s, "granted")
+            .await
+    }
+
+    /// The disclosure after a state-guarded update: itself if the update `changed` it, else
+    /// [`StoreError::NotFound`] or [`StoreError::State`] naming its state at `now_s` against
+    /// the `expected` one (what deciding and downloading share).
+    async fn after_guarded_update(
+        &self,
+        id: &str,
+        changed: bool,
+        now_s: u64,
+        expected: &str,
+    ) -> Result<Disclosure, StoreError> {
         let found = self
             .disclosure(id)
             .await?
@@ -690,7 +692,7 @@ impl Store {
         Err(StoreError::State {
             what: format!("disclosure {id}"),
             actual: found.state_at(now_s).to_string(),
-            expected: "granted".into(),
+            expected: expected.into(),
         })
     }
 }

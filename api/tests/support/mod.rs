@@ -5,4 +5,5 @@
 pub mod db;
 pub mod chain;
 pub mod cli;
+pub mod http;
 pub mod proving;
