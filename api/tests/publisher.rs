@@ -34,7 +34,6 @@ use gridproof_api::store::{
 };
 use gridproof_api::worker::{run_workers, stored_proofs_file, WorkerConfig};
 use gridproof_circuits::eddsa::PrivateKey;
-use gridproof_circuits::meter::MeterMessage;
 use gridproof_circuits::registry::Location;
 use gridproof_circuits::statement::BatchShape;
 use gridproof_circuits::Fr;
@@ -71,6 +70,7 @@ fn cipher() -> Arc<LocationCipher> {
 mod support;
 use support::chain::{contracts_dir, TestChain};
 use support::db::{postgres_db, sqlite_db, TestDb};
+use support::proving::sign_readings;
 
 /// The publisher's tests' own calls on the chain.
 impl TestChain {
@@ -154,20 +154,13 @@ fn signed_reading(site_id: u64, epoch: u64) -> NewReading {
     let readings_wh: Vec<u32> = (0..SLOTS.len() as u32)
         .map(|i| (site_id as u32 * 997 + i * 6_007 + epoch as u32) % 200_000)
         .collect();
-    let message = MeterMessage {
+    sign_readings(
+        &meter(site_id),
         site_id,
         epoch,
-        interval_seconds: INTERVAL_SECONDS,
-        readings_wh: readings_wh.clone(),
-    }
-    .hash();
-    NewReading {
-        site_id,
-        epoch,
-        interval_seconds: INTERVAL_SECONDS,
+        INTERVAL_SECONDS,
         readings_wh,
-        signature: meter(site_id).sign(message),
-    }
+    )
 }
 
 /// Registers `sites`, stores their signed readings for `epoch`, closes it and proves it with

@@ -102,19 +102,36 @@ pub fn signed_reading(site_id: u64, epoch: u64) -> NewReading {
     let readings_wh: Vec<u32> = (0..SLOTS.len() as u32)
         .map(|i| (site_id as u32 * 1_013 + i * 7_919) % 200_000)
         .collect();
+    sign_readings(
+        &meter(site_id),
+        site_id,
+        epoch,
+        INTERVAL_SECONDS,
+        readings_wh,
+    )
+}
+
+/// `readings_wh` of a site-epoch as its meter `key` signs them (meter message v1).
+pub fn sign_readings(
+    key: &PrivateKey,
+    site_id: u64,
+    epoch: u64,
+    interval_seconds: u32,
+    readings_wh: Vec<u32>,
+) -> NewReading {
     let message = MeterMessage {
         site_id,
         epoch,
-        interval_seconds: INTERVAL_SECONDS,
+        interval_seconds,
         readings_wh: readings_wh.clone(),
     }
     .hash();
     NewReading {
         site_id,
         epoch,
-        interval_seconds: INTERVAL_SECONDS,
+        interval_seconds,
         readings_wh,
-        signature: meter(site_id).sign(message),
+        signature: key.sign(message),
     }
 }
 
